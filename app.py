@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""The CDK app: reads the ``tower:*`` settings from cdk.json context and checks with cdk-nag.
+
+Override any setting on the command line, for example
+``cdk synth -c tower:storageAccount=333333333333``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from constructs_lib import ConfigError, CrossAccountBucketAccess
+from constructs_lib.config import settings_from_context
+
+CONSTRUCT_ID = "TowerCrossAccount"
+
+
+def build_app(context: Mapping[str, object] | None = None, outdir: str | None = None) -> cdk.App:
+    """Build the app from context (cdk.json and -c values when run by the CDK CLI)."""
+    app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir)
+    present = list(context) if context is not None else _context_keys(app)
+    settings = settings_from_context(app.node.try_get_context, present)
+    CrossAccountBucketAccess(
+        app,
+        CONSTRUCT_ID,
+        compute_env=cdk.Environment(
+            account=settings.pop("compute_account"), region=settings.pop("compute_region")
+        ),
+        storage_env=cdk.Environment(
+            account=settings.pop("storage_account"), region=settings.pop("storage_region")
+        ),
+        **settings,
+    )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+def _context_keys(app: cdk.App) -> list[str]:
+    """The context keys the CLI passed in (cdk.json plus -c), so misspelt keys are caught."""
+    import json
+    import os
+
+    raw = os.environ.get("CDK_CONTEXT_JSON")
+    return list(json.loads(raw)) if raw else []
+
+
+def main() -> int:
+    """Synthesize, turning a settings error into one clear line instead of a stack trace."""
+    try:
+        app = build_app()
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 1
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

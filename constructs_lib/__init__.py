@@ -1,0 +1,6 @@
+"""Cross-account S3 access for Seqera Platform (Tower) compute environments, as CDK constructs."""
+
+from constructs_lib.config import AccessSettings, BucketGrant, ConfigError
+from constructs_lib.cross_account import CrossAccountBucketAccess
+
+__all__ = ["AccessSettings", "BucketGrant", "ConfigError", "CrossAccountBucketAccess"]

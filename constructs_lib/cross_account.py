@@ -1,0 +1,103 @@
+"""The L3 construct: one stack for the compute account (A), one for the storage account (B)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from constructs_lib import policies
+from constructs_lib.compute_stack import ComputeStack, Grantee
+from constructs_lib.config import (
+    DEFAULT_FORGE_ROLE_PREFIX,
+    AccessSettings,
+    BucketGrant,
+    ConfigError,
+    validate_settings,
+)
+from constructs_lib.storage_stack import StorageStack
+
+
+def _environment_value(env: object, field: str, setting: str) -> object:
+    if not isinstance(env, cdk.Environment):
+        raise ConfigError(setting, env, "an aws_cdk.Environment with account and region")
+    value = getattr(env, field)
+    if value is None or cdk.Token.is_unresolved(value):
+        raise ConfigError(
+            f"{setting}.{field}",
+            value,
+            "a concrete value (not a token or unset): cross-account "
+            "policies name accounts and regions literally",
+        )
+    return value
+
+
+class CrossAccountBucketAccess(Construct):
+    """Give Seqera Platform Forge roles in one account access to S3 buckets in another.
+
+    Makes ``compute_stack`` (deploy to ``compute_env``: the s3-write managed policy) and
+    ``storage_stack`` (deploy to ``storage_env``: bucket policies, created buckets and keys).
+    Every setting is validated before any construct is made; a bad one raises ConfigError.
+    Use it in an ``App`` or a ``Stage``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        compute_env: cdk.Environment,
+        storage_env: cdk.Environment,
+        buckets: Sequence[BucketGrant],
+        forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX,
+        forge_role_arns: Sequence[str] = (),
+        attach_to: Sequence[Grantee] = (),
+        work_bucket: str | None = None,
+        access_logs_bucket: str | None = None,
+        compute_stack_name: str | None = None,
+        storage_stack_name: str | None = None,
+    ) -> None:
+        self.settings: AccessSettings = validate_settings(
+            compute_account=_environment_value(compute_env, "account", "compute_env"),
+            compute_region=_environment_value(compute_env, "region", "compute_env"),
+            storage_account=_environment_value(storage_env, "account", "storage_env"),
+            storage_region=_environment_value(storage_env, "region", "storage_env"),
+            buckets=buckets,
+            forge_role_prefix=forge_role_prefix,
+            forge_role_arns=forge_role_arns,
+            work_bucket=work_bucket,
+            access_logs_bucket=access_logs_bucket,
+        )
+        super().__init__(scope, construct_id)
+        self.storage_stack = StorageStack(
+            self,
+            "Storage",
+            settings=self.settings,
+            env=storage_env,
+            stack_name=storage_stack_name or f"{construct_id}-Storage",
+            description=f"Bucket policies that admit Seqera Platform Forge roles of account "
+            f"{self.settings.compute_account}",
+        )
+        self.compute_stack = ComputeStack(
+            self,
+            "Compute",
+            settings=self.settings,
+            attach_to=attach_to,
+            env=compute_env,
+            stack_name=compute_stack_name or f"{construct_id}-Compute",
+            description=f"s3-write policy for Seqera Platform Forge roles reaching buckets in "
+            f"account {self.settings.storage_account}",
+        )
+        self.s3_write_policy = self.compute_stack.s3_write_policy
+
+    def s3_write_policy_document(self) -> policies.Document:
+        """The compute account's s3-write policy as a plain JSON-ready document."""
+        return policies.s3_write_policy_document(self.settings)
+
+    def bucket_policy_documents(self) -> dict[str, policies.Document]:
+        """Each granted bucket's policy as a plain JSON-ready document, by bucket name."""
+        return {
+            grant.name: policies.bucket_policy_document(self.settings, grant)
+            for grant in self.settings.grants
+        }

@@ -1,0 +1,137 @@
+"""Account B: the buckets (existing or new), their bucket policies and KMS keys."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from constructs_lib import policies
+from constructs_lib.config import AccessSettings, ValidGrant
+from constructs_lib.nag import acknowledge
+
+ACCESS_LOG_LOOP_REASON = (
+    "This bucket is the target of the data buckets' server access logs; logging it into "
+    "itself would create a feedback loop. It holds only S3 log records, is private, "
+    "encrypted, TLS-only and retained."
+)
+
+
+class StorageStack(cdk.Stack):
+    """The storage account's half: each bucket gets a policy that admits A's Forge roles.
+
+    Created buckets are private, encrypted, versioned, owner-enforced, TLS-only and retained:
+    deleting the stack never deletes data.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: AccessSettings, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings
+        self.buckets: dict[str, s3.IBucket] = {}
+        self.bucket_policies: dict[str, s3.CfnBucketPolicy] = {}
+        self.keys: dict[str, kms.IKey] = {}
+        self._access_logs: s3.IBucket | None = None
+        for grant in settings.grants:
+            self._add_grant(grant)
+
+    def _add_grant(self, grant: ValidGrant) -> None:
+        scope = Construct(self, grant.name)
+        key = self._key_for(scope, grant)
+        if grant.create:
+            bucket: s3.IBucket = self._create_bucket(scope, grant, key)
+        else:
+            bucket = s3.Bucket.from_bucket_name(scope, "Bucket", grant.name)
+        if key is not None:
+            self.keys[grant.name] = key
+        self.buckets[grant.name] = bucket
+        bucket_policy = s3.CfnBucketPolicy(
+            scope,
+            "Policy",
+            bucket=grant.name,
+            policy_document=policies.bucket_policy_document(self.settings, grant),
+        )
+        if isinstance(bucket, s3.Bucket):
+            bucket_policy.node.add_dependency(bucket)
+        self.bucket_policies[grant.name] = bucket_policy
+        if grant.kms_key_arn is not None:
+            cdk.CfnOutput(
+                scope,
+                "KeyPolicyStatement",
+                description=(
+                    f"Add this statement to the key policy of {grant.kms_key_arn} so that the "
+                    f"compute account can use it through S3 for bucket {grant.name}."
+                ),
+                value=json.dumps(policies.key_policy_statement(self.settings, grant)),
+            )
+        cdk.CfnOutput(
+            scope, "BucketArn", value=policies.bucket_arn(self.settings.partition, grant.name)
+        )
+
+    def _key_for(self, scope: Construct, grant: ValidGrant) -> kms.IKey | None:
+        if grant.kms_key_arn is not None:
+            return kms.Key.from_key_arn(scope, "Key", grant.kms_key_arn)
+        if not grant.create_kms_key:
+            return None
+        key = kms.Key(
+            scope,
+            "Key",
+            alias=self.settings.alias_name(grant),
+            description=f"Encrypts s3://{grant.name}, shared with compute account "
+            f"{self.settings.compute_account} through S3 only",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement.from_json(policies.key_policy_statement(self.settings, grant))
+        )
+        return key
+
+    def _create_bucket(
+        self, scope: Construct, grant: ValidGrant, key: kms.IKey | None
+    ) -> s3.Bucket:
+        encryption = s3.BucketEncryption.S3_MANAGED if key is None else s3.BucketEncryption.KMS
+        return s3.Bucket(
+            scope,
+            "Bucket",
+            bucket_name=grant.name,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=encryption,
+            encryption_key=key,
+            bucket_key_enabled=key is not None,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            enforce_ssl=False,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix=f"{grant.name}/",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+    @property
+    def access_logs_bucket(self) -> s3.IBucket:
+        """Where created buckets write server access logs: the named bucket, or one made here."""
+        if self._access_logs is None:
+            if self.settings.access_logs_bucket is not None:
+                self._access_logs = s3.Bucket.from_bucket_name(
+                    self, "AccessLogs", self.settings.access_logs_bucket
+                )
+            else:
+                created = s3.Bucket(
+                    self,
+                    "AccessLogs",
+                    block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                    encryption=s3.BucketEncryption.S3_MANAGED,
+                    object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+                    enforce_ssl=True,
+                    versioned=True,
+                    removal_policy=cdk.RemovalPolicy.RETAIN,
+                )
+                acknowledge(created, "AwsSolutions-S1", ACCESS_LOG_LOOP_REASON)
+                self._access_logs = created
+        return self._access_logs
