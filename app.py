@@ -22,8 +22,7 @@ CONSTRUCT_ID = "TowerCrossAccount"
 def build_app(context: Mapping[str, object] | None = None, outdir: str | None = None) -> cdk.App:
     """Build the app from context (cdk.json and -c values when run by the CDK CLI)."""
     app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir)
-    present = list(context) if context is not None else _context_keys(app)
-    settings = settings_from_context(app.node.try_get_context, present)
+    settings = settings_from_context(app.node.try_get_context, app.node.get_all_context())
     CrossAccountBucketAccess(
         app,
         CONSTRUCT_ID,
@@ -37,15 +36,6 @@ def build_app(context: Mapping[str, object] | None = None, outdir: str | None = 
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
-
-
-def _context_keys(app: cdk.App) -> list[str]:
-    """The context keys the CLI passed in (cdk.json plus -c), so misspelt keys are caught."""
-    import json
-    import os
-
-    raw = os.environ.get("CDK_CONTEXT_JSON")
-    return list(json.loads(raw)) if raw else []
 
 
 def main() -> int:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib import policies
-from constructs_lib.config import AccessSettings
+from constructs_lib.config import AccessSettings, ConfigError
 from constructs_lib.nag import acknowledge
 
 OBJECT_WILDCARD_REASON = (
@@ -26,6 +26,17 @@ KEY_WILDCARD_REASON = (
 )
 
 Grantee = iam.IRole | iam.IUser | iam.IGroup
+
+
+def grantee_kind(grantee: object, setting: str) -> str:
+    """'role', 'user' or 'group' for an IAM principal construct, else a ConfigError.
+
+    jsii interfaces are not runtime-checkable protocols, so they are told apart by attribute.
+    """
+    for kind in ("role", "user", "group"):
+        if hasattr(grantee, f"{kind}_arn"):
+            return kind
+    raise ConfigError(setting, grantee, "an IAM role, user or group (iam.IRole, IUser, IGroup)")
 
 
 class ComputeStack(cdk.Stack):
@@ -56,18 +67,19 @@ class ComputeStack(cdk.Stack):
         cdk.CfnOutput(
             self,
             "S3WritePolicyArn",
-            description="Attach this managed policy to further roles that read or write the buckets",
+            description="Attach this managed policy to further roles that use the buckets",
             value=self.s3_write_policy.managed_policy_arn,
         )
 
     def attach(self, grantee: Grantee) -> None:
         """Attach the s3-write policy to a role, user or group in the compute account."""
-        if hasattr(grantee, "role_arn"):
-            self.s3_write_policy.attach_to_role(grantee)
-        elif hasattr(grantee, "user_arn"):
-            self.s3_write_policy.attach_to_user(grantee)
+        kind = grantee_kind(grantee, "attach_to")
+        if kind == "role":
+            self.s3_write_policy.attach_to_role(cast(iam.IRole, grantee))
+        elif kind == "user":
+            self.s3_write_policy.attach_to_user(cast(iam.IUser, grantee))
         else:
-            self.s3_write_policy.attach_to_group(grantee)
+            self.s3_write_policy.attach_to_group(cast(iam.IGroup, grantee))
 
     def _acknowledge_wildcards(self) -> None:
         """Acknowledge IAM5 for each object pattern and created-key pattern, one by one."""

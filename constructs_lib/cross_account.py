@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from constructs_lib import policies
-from constructs_lib.compute_stack import ComputeStack, Grantee
+from constructs_lib.compute_stack import ComputeStack, Grantee, grantee_kind
 from constructs_lib.config import (
     DEFAULT_FORGE_ROLE_PREFIX,
     AccessSettings,
@@ -69,6 +69,8 @@ class CrossAccountBucketAccess(Construct):
             work_bucket=work_bucket,
             access_logs_bucket=access_logs_bucket,
         )
+        for index, grantee in enumerate(attach_to):
+            grantee_kind(grantee, f"attach_to[{index}]")
         super().__init__(scope, construct_id)
         self.storage_stack = StorageStack(
             self,

@@ -73,6 +73,11 @@ def s3_service_principal(partition: str, region: str) -> str:
     return f"s3.{region}.{_DNS_SUFFIX[partition]}"
 
 
+def one_or_many(values: list[str]) -> str | list[str]:
+    """IAM's compact form, which CDK also renders: a lone value as a string, else a list."""
+    return values[0] if len(values) == 1 else values
+
+
 def statement_id(text: str) -> str:
     """An alphanumeric Sid fragment from a bucket name: ``genomics-data-b`` -> ``GenomicsDataB``."""
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text))
@@ -112,7 +117,7 @@ def _grant_statements(
         "Sid": f"{sid}Objects",
         "Effect": "Allow",
         "Action": object_actions(read_only),
-        "Resource": object_arns(partition, bucket, prefixes),
+        "Resource": one_or_many(object_arns(partition, bucket, prefixes)),
     }
     return [*bucket_statements, objects]
 
@@ -153,7 +158,7 @@ def kms_identity_statement(settings: AccessSettings, grant: ValidGrant, sid: str
     return {
         "Sid": f"{sid}Key",
         "Effect": "Allow",
-        "Action": kms_actions(grant.read_only),
+        "Action": one_or_many(kms_actions(grant.read_only)),
         "Resource": resource,
         "Condition": condition,
     }
@@ -178,8 +183,7 @@ def s3_write_policy_document(settings: AccessSettings) -> Document:
 
 def principal_condition(settings: AccessSettings) -> dict[str, Any]:
     """The condition that narrows account A to its Forge roles (and any named roles)."""
-    patterns = list(settings.principal_patterns)
-    return {"ArnLike": {"aws:PrincipalArn": patterns[0] if len(patterns) == 1 else patterns}}
+    return {"ArnLike": {"aws:PrincipalArn": one_or_many(list(settings.principal_patterns))}}
 
 
 def deny_insecure_transport(partition: str, bucket: str) -> Statement:
@@ -228,7 +232,7 @@ def key_policy_statement(settings: AccessSettings, grant: ValidGrant) -> Stateme
         "Sid": "ForgeRolesUseKeyThroughS3",
         "Effect": "Allow",
         "Principal": {"AWS": settings.compute_account_principal},
-        "Action": kms_actions(grant.read_only),
+        "Action": one_or_many(kms_actions(grant.read_only)),
         "Resource": "*",
         "Condition": {
             **principal_condition(settings),

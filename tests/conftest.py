@@ -1,0 +1,111 @@
+"""Shared test helpers: the example context, and synthesizing an app once per module."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import assertions
+from aws_cdk import aws_iam as iam
+from cdk_nag import AwsSolutionsChecks
+
+from constructs_lib import BucketGrant, CrossAccountBucketAccess
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+COMPUTE_ACCOUNT = "111111111111"
+STORAGE_ACCOUNT = "222222222222"
+THIRD_ACCOUNT = "333333333333"
+REGION = "eu-west-1"
+COMPUTE_ENV = cdk.Environment(account=COMPUTE_ACCOUNT, region=REGION)
+STORAGE_ENV = cdk.Environment(account=STORAGE_ACCOUNT, region=REGION)
+EXISTING_KEY_ARN = (
+    f"arn:aws:kms:{REGION}:{STORAGE_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+)
+HEAD_JOB_ROLE_ARN = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/nextflow-head-job"
+
+MAXIMAL_GRANTS = (
+    BucketGrant("whole-bucket-b"),
+    BucketGrant("prefixed-bucket-b", prefixes=("runs/2024", "/shared/refs/")),
+    BucketGrant("read-only-bucket-b", read_only=True),
+    BucketGrant("existing-key-bucket-b", kms_key_arn=EXISTING_KEY_ARN),
+    BucketGrant("created-bucket-b", create=True),
+    BucketGrant("created-key-bucket-b", create=True, create_kms_key=True, prefixes=("out",)),
+    BucketGrant("created-read-only-key-bucket-b", create=True, create_kms_key=True, read_only=True),
+    BucketGrant("created-existing-key-bucket-b", create=True, kms_key_arn=EXISTING_KEY_ARN),
+)
+
+
+def example_context() -> dict[str, Any]:
+    """The context of the project's cdk.json, as the CDK CLI passes it to app.py."""
+    context: dict[str, Any] = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+def with_nag(app: cdk.App) -> cdk.App:
+    """Add the AwsSolutions pack the way app.py does."""
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+def maximal_app(outdir: str | None = None) -> tuple[cdk.App, CrossAccountBucketAccess]:
+    """An app using every option: each grant kind, role ARNs, attached principals, logs."""
+    app = cdk.App(outdir=outdir)
+    principals = cdk.Stack(app, "Principals", env=COMPUTE_ENV)
+    access = CrossAccountBucketAccess(
+        app,
+        "Maximal",
+        compute_env=COMPUTE_ENV,
+        storage_env=STORAGE_ENV,
+        buckets=MAXIMAL_GRANTS,
+        forge_role_arns=(HEAD_JOB_ROLE_ARN,),
+        attach_to=(
+            iam.Role(
+                principals,
+                "CredentialsRole",
+                role_name="seqera-credentials",
+                assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            ),
+            iam.User.from_user_name(principals, "CredentialsUser", "seqera-user"),
+            iam.Group.from_group_name(principals, "Operators", "pipeline-operators"),
+        ),
+        work_bucket="tower-work-a",
+        access_logs_bucket="central-access-logs-b",
+    )
+    return with_nag(app), access
+
+
+def template_of(stack: cdk.Stack) -> assertions.Template:
+    """The synthesized CloudFormation template of ``stack``."""
+    return assertions.Template.from_stack(stack)
+
+
+def statements_of(template: assertions.Template, resource_type: str) -> list[dict[str, Any]]:
+    """Every policy statement of the resources of one type, in template order."""
+    document_property = "KeyPolicy" if resource_type == "AWS::KMS::Key" else "PolicyDocument"
+    statements: list[dict[str, Any]] = []
+    for resource in template.find_resources(resource_type).values():
+        statements += resource["Properties"][document_property]["Statement"]
+    return statements
+
+
+def bucket_policy(template: assertions.Template, bucket: str) -> dict[str, Any]:
+    """The PolicyDocument of the bucket policy for ``bucket``."""
+    found = [
+        resource["Properties"]["PolicyDocument"]
+        for resource in template.find_resources("AWS::S3::BucketPolicy").values()
+        if resource["Properties"]["Bucket"] == bucket
+    ]
+    assert len(found) == 1, f"expected one policy for {bucket}, found {len(found)}"
+    document: dict[str, Any] = found[0]
+    return document
+
+
+def as_list(value: str | Sequence[str]) -> list[str]:
+    """IAM allows a string or a list; tests compare lists."""
+    return [value] if isinstance(value, str) else list(value)

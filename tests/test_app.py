@@ -1,0 +1,106 @@
+"""The app as users run it: cdk-nag clean, valid CloudFormation, clear errors from the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_s3 as s3
+
+from app import build_app
+from tests.conftest import PROJECT_ROOT, example_context, maximal_app, with_nag
+
+CDK_CLI = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
+
+
+def run_cdk(*args: str, outdir: Path) -> subprocess.CompletedProcess[str]:
+    """Run the pinned CDK CLI in the project, as `make synth` does."""
+    return subprocess.run(
+        [str(CDK_CLI), "synth", "--no-notices", "--quiet", "--output", str(outdir), *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PATH": f"{PROJECT_ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"},
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example synthesized by the real CLI, with one setting overridden with -c."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    result = run_cdk("-c", "tower:storageAccount=333333333333", outdir=outdir)
+    assert result.returncode == 0, result.stderr
+    return outdir
+
+
+def stack_templates(outdir: Path) -> dict[str, tuple[str, Path]]:
+    """Each stack of the cloud assembly: its account and template file, by stack name."""
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    templates: dict[str, tuple[str, Path]] = {}
+    for artifact in manifest["artifacts"].values():
+        if artifact["type"] == "aws:cloudformation:stack":
+            account = artifact["environment"].split("/")[2]
+            name = artifact["properties"].get("stackName", artifact["displayName"])
+            templates[name] = (account, outdir / artifact["properties"]["templateFile"])
+    return templates
+
+
+def test_example_app_is_cdk_nag_clean(tmp_path: Path) -> None:
+    build_app(example_context(), outdir=str(tmp_path)).synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert report["pluginReports"] == []
+
+
+def test_maximal_configuration_is_cdk_nag_clean(tmp_path: Path) -> None:
+    app, _ = maximal_app(outdir=str(tmp_path))
+    app.synth()
+
+
+def test_cdk_nag_fails_synth_on_an_unacknowledged_finding(tmp_path: Path) -> None:
+    app = with_nag(cdk.App(outdir=str(tmp_path)))
+    s3.Bucket(cdk.Stack(app, "Unsafe"), "NoLogsNoTls")
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+
+
+def test_cli_synth_writes_one_template_per_account(cli_outdir: Path) -> None:
+    templates = stack_templates(cli_outdir)
+    assert {name: account for name, (account, _) in templates.items()} == {
+        "TowerCrossAccount-Compute": "111111111111",
+        "TowerCrossAccount-Storage": "333333333333",
+    }
+
+
+def test_cli_context_override_reaches_the_bucket_policy(cli_outdir: Path) -> None:
+    _, compute_template = stack_templates(cli_outdir)["TowerCrossAccount-Compute"]
+    assert "333333333333" in compute_template.read_text()
+
+
+def test_every_template_passes_cfn_lint(cli_outdir: Path, tmp_path: Path) -> None:
+    app, _ = maximal_app(outdir=str(tmp_path))
+    app.synth()
+    files = [path for _, path in stack_templates(cli_outdir).values()]
+    files += [path for _, path in stack_templates(tmp_path).values()]
+    result = subprocess.run(
+        [str(PROJECT_ROOT / ".venv" / "bin" / "cfn-lint"), *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cli_reports_bad_input_in_one_clear_line(tmp_path: Path) -> None:
+    result = run_cdk("-c", "tower:computeAccount=12345", outdir=tmp_path)
+    assert result.returncode != 0
+    assert (
+        "Configuration error: Invalid setting 'compute_env.account': got '12345'; "
+        "expected a 12-digit AWS account ID" in result.stderr
+    )
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,220 @@
+"""Bad input is refused before any construct is built, naming the setting, value and rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from constructs_lib import BucketGrant, ConfigError, CrossAccountBucketAccess
+from constructs_lib.config import settings_from_context
+from tests.conftest import (
+    COMPUTE_ENV,
+    EXISTING_KEY_ARN,
+    STORAGE_ENV,
+    THIRD_ACCOUNT,
+    example_context,
+)
+
+
+def build(**overrides: Any) -> cdk.App:
+    """Build the construct with ``overrides``; the App is returned to check nothing was made."""
+    app = cdk.App()
+    options: dict[str, Any] = {
+        "compute_env": COMPUTE_ENV,
+        "storage_env": STORAGE_ENV,
+        "buckets": [BucketGrant("genomics-data-b")],
+        **overrides,
+    }
+    CrossAccountBucketAccess(app, "Access", **options)
+    return app
+
+
+def refused(setting: str, given: str, **overrides: Any) -> ConfigError:
+    """Assert the construct refuses ``overrides`` naming ``setting`` and the value given."""
+    with pytest.raises(ConfigError) as caught:
+        build(**overrides)
+    error = caught.value
+    assert error.setting == setting
+    assert given in str(error)
+    assert "expected" in str(error)
+    return error
+
+
+def test_valid_settings_build_both_stacks() -> None:
+    app = build()
+    assert {child.node.id for child in app.node.find_all()} >= {"Access", "Compute", "Storage"}
+
+
+def test_nothing_is_built_when_a_setting_is_wrong() -> None:
+    app = cdk.App()
+    with pytest.raises(ConfigError):
+        CrossAccountBucketAccess(
+            app, "Access", compute_env=COMPUTE_ENV, storage_env=STORAGE_ENV, buckets=[]
+        )
+    assert app.node.children == []
+
+
+def test_compute_account_must_have_twelve_digits() -> None:
+    refused(
+        "compute_env.account",
+        "'12345'",
+        compute_env=cdk.Environment(account="12345", region="eu-west-1"),
+    )
+
+
+def test_storage_account_must_have_twelve_digits() -> None:
+    refused(
+        "storage_env.account",
+        "'abcdefghijkl'",
+        storage_env=cdk.Environment(account="abcdefghijkl", region="eu-west-1"),
+    )
+
+
+def test_account_must_not_be_a_token() -> None:
+    refused(
+        "compute_env.account",
+        "Token",
+        compute_env=cdk.Environment(account=cdk.Aws.ACCOUNT_ID, region="eu-west-1"),
+    )
+
+
+def test_region_must_be_a_region() -> None:
+    error = refused(
+        "storage_env.region",
+        "'europe-1'",
+        storage_env=cdk.Environment(account="222222222222", region="europe-1"),
+    )
+    assert "eu-west-1" in error.expected
+
+
+def test_regions_must_share_a_partition() -> None:
+    refused(
+        "storage_env.region",
+        "'cn-north-1'",
+        storage_env=cdk.Environment(account="222222222222", region="cn-north-1"),
+    )
+
+
+def test_compute_and_storage_accounts_must_differ() -> None:
+    refused("storage_env.account", "'111111111111'", storage_env=COMPUTE_ENV)
+
+
+def test_at_least_one_bucket_is_required() -> None:
+    refused("buckets", "[]", buckets=[])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Genomics-Data",
+        "ab",
+        "a" * 64,
+        "-data",
+        "data..b",
+        "192.168.5.4",
+        "xn--data",
+        "data-s3alias",
+        "data_b",
+    ],
+)
+def test_bucket_names_follow_the_s3_naming_rules(name: str) -> None:
+    refused("buckets[0].name", repr(name), buckets=[BucketGrant(name)])
+
+
+def test_a_bucket_may_be_granted_only_once() -> None:
+    refused("buckets[1].name", "'data-b'", buckets=[BucketGrant("data-b"), BucketGrant("data-b")])
+
+
+@pytest.mark.parametrize("prefix", ["runs/*", "runs?", "runs/../secret", "${aws:username}", ""])
+def test_prefixes_must_be_literal(prefix: str) -> None:
+    refused("buckets[0].prefixes[0]", repr(prefix), buckets=[BucketGrant("data-b", (prefix,))])
+
+
+def test_a_prefix_may_be_given_only_once() -> None:
+    refused(
+        "buckets[0].prefixes[1]",
+        "'runs/'",
+        buckets=[BucketGrant("data-b", prefixes=("runs", "runs/"))],
+    )
+
+
+def test_role_prefix_must_not_be_empty() -> None:
+    refused("forge_role_prefix", "''", forge_role_prefix="")
+
+
+def test_role_prefix_must_not_contain_a_wildcard() -> None:
+    refused("forge_role_prefix", "'Tower*'", forge_role_prefix="Tower*")
+
+
+def test_without_a_prefix_some_role_arn_is_required() -> None:
+    refused("forge_role_prefix", "None", forge_role_prefix=None)
+
+
+def test_role_arns_must_be_in_the_compute_account() -> None:
+    arn = f"arn:aws:iam::{THIRD_ACCOUNT}:role/head-job"
+    refused("forge_role_arns[0]", repr(arn), forge_role_arns=[arn])
+
+
+def test_role_arns_must_not_contain_wildcards() -> None:
+    arn = "arn:aws:iam::111111111111:role/head-*"
+    refused("forge_role_arns[0]", repr(arn), forge_role_arns=[arn])
+
+
+def test_the_aws_managed_s3_key_is_refused() -> None:
+    alias = "arn:aws:kms:eu-west-1:222222222222:alias/aws/s3"
+    error = refused(
+        "buckets[0].kms_key_arn", repr(alias), buckets=[BucketGrant("data-b", kms_key_arn=alias)]
+    )
+    assert "cannot be used from another account" in str(error)
+
+
+def test_a_key_alias_is_refused_in_favour_of_the_key_arn() -> None:
+    alias = "arn:aws:kms:eu-west-1:222222222222:alias/data"
+    refused(
+        "buckets[0].kms_key_arn", repr(alias), buckets=[BucketGrant("data-b", kms_key_arn=alias)]
+    )
+
+
+def test_a_created_bucket_cannot_use_a_key_of_another_account() -> None:
+    foreign = EXISTING_KEY_ARN.replace("222222222222", THIRD_ACCOUNT)
+    refused(
+        "buckets[0].kms_key_arn",
+        repr(foreign),
+        buckets=[BucketGrant("data-b", create=True, kms_key_arn=foreign)],
+    )
+
+
+def test_a_key_can_only_be_created_for_a_created_bucket() -> None:
+    refused(
+        "buckets[0].create_kms_key", "True", buckets=[BucketGrant("data-b", create_kms_key=True)]
+    )
+
+
+def test_attach_to_takes_iam_principals_only() -> None:
+    refused("attach_to[0]", "'seqera-role'", attach_to=["seqera-role"])
+
+
+def test_work_bucket_must_be_a_bucket_name() -> None:
+    refused("work_bucket", "'Work_A'", work_bucket="Work_A")
+
+
+def test_misspelt_context_key_is_named() -> None:
+    context = {**example_context(), "tower:bukets": "[]"}
+    with pytest.raises(ConfigError) as caught:
+        settings_from_context(context.get, context)
+    assert caught.value.setting == "tower:bukets"
+
+
+def test_unknown_bucket_option_in_context_is_named() -> None:
+    context = {**example_context(), "tower:buckets": [{"name": "data-b", "readonly": True}]}
+    with pytest.raises(ConfigError) as caught:
+        settings_from_context(context.get, context)
+    assert caught.value.setting == "tower:buckets[0].readonly"
+
+
+def test_context_given_on_the_command_line_is_decoded_from_json() -> None:
+    context = {**example_context(), "tower:buckets": '[{"name": "data-b", "readOnly": true}]'}
+    settings = settings_from_context(context.get, context)
+    assert settings["buckets"] == [BucketGrant("data-b", read_only=True)]

@@ -1,0 +1,201 @@
+"""The pure policy documents: what each grant kind allows, to whom, and their size."""
+
+from __future__ import annotations
+
+import json
+
+from constructs_lib import BucketGrant
+from constructs_lib.config import AccessSettings, ValidGrant, validate_settings
+from constructs_lib.policies import (
+    bucket_policy_document,
+    compact_size,
+    key_policy_statement,
+    s3_write_policy_document,
+)
+from tests.conftest import COMPUTE_ACCOUNT, EXISTING_KEY_ARN, REGION, STORAGE_ACCOUNT
+
+WRITE_ACTIONS = [
+    "s3:AbortMultipartUpload",
+    "s3:DeleteObject",
+    "s3:GetObject",
+    "s3:GetObjectTagging",
+    "s3:ListMultipartUploadParts",
+    "s3:PutObject",
+    "s3:PutObjectTagging",
+]
+FORGE_PATTERN = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/TowerForge*"
+
+
+def settings_for(*grants: BucketGrant, **options: object) -> AccessSettings:
+    return validate_settings(
+        compute_account=COMPUTE_ACCOUNT,
+        compute_region=REGION,
+        storage_account=STORAGE_ACCOUNT,
+        storage_region=REGION,
+        buckets=grants,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_whole_bucket_grant_lists_the_bucket_and_reads_and_writes_every_object() -> None:
+    document = s3_write_policy_document(settings_for(BucketGrant("data-b")))
+    assert document["Statement"] == [
+        {
+            "Sid": "DataBBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+            "Resource": "arn:aws:s3:::data-b",
+        },
+        {
+            "Sid": "DataBObjects",
+            "Effect": "Allow",
+            "Action": WRITE_ACTIONS,
+            "Resource": "arn:aws:s3:::data-b/*",
+        },
+    ]
+
+
+def test_prefixed_grant_lists_only_inside_each_prefix_and_reaches_only_its_objects() -> None:
+    document = s3_write_policy_document(
+        settings_for(BucketGrant("data-b", prefixes=("runs/2024/", "refs")))
+    )
+    listing, location, objects = document["Statement"]
+    assert listing["Action"] == "s3:ListBucket"
+    assert listing["Condition"] == {
+        "StringLike": {"s3:prefix": ["runs/2024/", "runs/2024/*", "refs/", "refs/*"]}
+    }
+    assert location["Action"] == "s3:GetBucketLocation"
+    assert "Condition" not in location
+    assert objects["Resource"] == ["arn:aws:s3:::data-b/runs/2024/*", "arn:aws:s3:::data-b/refs/*"]
+
+
+def test_read_only_grant_has_no_write_action() -> None:
+    document = s3_write_policy_document(settings_for(BucketGrant("data-b", read_only=True)))
+    assert document["Statement"][1]["Action"] == ["s3:GetObject", "s3:GetObjectTagging"]
+
+
+def test_work_bucket_is_added_read_write_as_the_walkthrough_says() -> None:
+    document = s3_write_policy_document(settings_for(BucketGrant("data-b"), work_bucket="work-a"))
+    work = [s for s in document["Statement"] if s["Sid"].startswith("WorkBucket")]
+    assert [s["Resource"] for s in work] == ["arn:aws:s3:::work-a", "arn:aws:s3:::work-a/*"]
+    assert work[1]["Action"] == WRITE_ACTIONS
+
+
+def test_statement_ids_stay_unique_when_bucket_names_differ_only_in_punctuation() -> None:
+    document = s3_write_policy_document(
+        settings_for(BucketGrant("data-b"), BucketGrant("data.b"), BucketGrant("work-bucket"))
+    )
+    sids = [statement["Sid"] for statement in document["Statement"]]
+    assert len(sids) == len(set(sids))
+
+
+def test_existing_key_is_granted_by_full_arn_and_only_through_s3() -> None:
+    document = s3_write_policy_document(
+        settings_for(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN))
+    )
+    assert document["Statement"][-1] == {
+        "Sid": "DataBKey",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": EXISTING_KEY_ARN,
+        "Condition": {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}},
+    }
+
+
+def test_created_key_is_granted_through_its_alias_in_the_storage_account_only() -> None:
+    document = s3_write_policy_document(
+        settings_for(BucketGrant("data-b", create=True, create_kms_key=True, read_only=True))
+    )
+    key_statement = document["Statement"][-1]
+    assert key_statement["Action"] == "kms:Decrypt"
+    assert key_statement["Resource"] == f"arn:aws:kms:{REGION}:{STORAGE_ACCOUNT}:key/*"
+    assert key_statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"},
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/tower-cross-account/data-b"},
+    }
+
+
+def test_bucket_policy_grants_account_a_narrowed_to_forge_roles_and_requires_tls() -> None:
+    document = bucket_policy_document(*_single(BucketGrant("data-b")))
+    allow_bucket, allow_objects, deny = document["Statement"]
+    for allow in (allow_bucket, allow_objects):
+        assert allow["Effect"] == "Allow"
+        assert allow["Principal"] == {"AWS": f"arn:aws:iam::{COMPUTE_ACCOUNT}:root"}
+        assert allow["Condition"] == {"ArnLike": {"aws:PrincipalArn": FORGE_PATTERN}}
+    assert allow_objects["Action"] == WRITE_ACTIONS
+    assert deny == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "s3:*",
+        "Resource": ["arn:aws:s3:::data-b", "arn:aws:s3:::data-b/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def test_bucket_policy_keeps_the_prefix_condition_beside_the_principal_condition() -> None:
+    document = bucket_policy_document(*_single(BucketGrant("data-b", prefixes=("runs",))))
+    assert document["Statement"][0]["Condition"] == {
+        "StringLike": {"s3:prefix": ["runs/", "runs/*"]},
+        "ArnLike": {"aws:PrincipalArn": FORGE_PATTERN},
+    }
+
+
+def test_explicit_role_arns_join_the_prefix_pattern() -> None:
+    role = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/head-job"
+    settings = settings_for(BucketGrant("data-b"), forge_role_arns=(role,))
+    statement = bucket_policy_document(settings, settings.grants[0])["Statement"][0]
+    assert statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": [FORGE_PATTERN, role]}}
+
+
+def test_explicit_role_arns_can_replace_the_prefix() -> None:
+    role = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/head-job"
+    settings = settings_for(BucketGrant("data-b"), forge_role_prefix=None, forge_role_arns=(role,))
+    statement = bucket_policy_document(settings, settings.grants[0])["Statement"][0]
+    assert statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": role}}
+
+
+def test_custom_forge_prefix_is_used_in_the_pattern() -> None:
+    settings = settings_for(BucketGrant("data-b"), forge_role_prefix="AcmeForge")
+    statement = bucket_policy_document(settings, settings.grants[0])["Statement"][0]
+    expected = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/AcmeForge*"
+    assert statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": expected}}
+
+
+def test_key_policy_statement_admits_forge_roles_of_a_through_s3_only() -> None:
+    statement = key_policy_statement(*_single(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN)))
+    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{COMPUTE_ACCOUNT}:root"}
+    assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statement["Condition"] == {
+        "ArnLike": {"aws:PrincipalArn": FORGE_PATTERN},
+        "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"},
+    }
+
+
+def test_china_regions_use_the_china_partition_everywhere() -> None:
+    settings = validate_settings(
+        compute_account=COMPUTE_ACCOUNT,
+        compute_region="cn-north-1",
+        storage_account=STORAGE_ACCOUNT,
+        storage_region="cn-northwest-1",
+        buckets=[BucketGrant("data-b", create=True, create_kms_key=True)],
+    )
+    text = json.dumps([s3_write_policy_document(settings), *_documents(settings)])
+    assert "arn:aws:" not in text
+    assert "s3.cn-northwest-1.amazonaws.com.cn" in text
+
+
+def test_compact_size_ignores_whitespace() -> None:
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}
+    assert compact_size(document) == len(
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow"}]}'
+    )
+
+
+def _single(grant: BucketGrant) -> tuple[AccessSettings, ValidGrant]:
+    settings = settings_for(grant)
+    return settings, settings.grants[0]
+
+
+def _documents(settings: AccessSettings) -> list[object]:
+    return [bucket_policy_document(settings, grant) for grant in settings.grants]

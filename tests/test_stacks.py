@@ -1,0 +1,248 @@
+"""The synthesized templates of a maximal configuration: what each account's stack holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import assertions
+
+from constructs_lib import CrossAccountBucketAccess
+from tests.conftest import (
+    COMPUTE_ACCOUNT,
+    EXISTING_KEY_ARN,
+    HEAD_JOB_ROLE_ARN,
+    MAXIMAL_GRANTS,
+    REGION,
+    as_list,
+    bucket_policy,
+    maximal_app,
+    statements_of,
+    template_of,
+)
+
+FORGE_CONDITION = {
+    "aws:PrincipalArn": [f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/TowerForge*", HEAD_JOB_ROLE_ARN]
+}
+CREATED = [grant.name for grant in MAXIMAL_GRANTS if grant.create]
+
+
+@pytest.fixture(scope="module")
+def access() -> CrossAccountBucketAccess:
+    return maximal_app()[1]
+
+
+@pytest.fixture(scope="module")
+def storage(access: CrossAccountBucketAccess) -> assertions.Template:
+    return template_of(access.storage_stack)
+
+
+@pytest.fixture(scope="module")
+def compute(access: CrossAccountBucketAccess) -> assertions.Template:
+    return template_of(access.compute_stack)
+
+
+def test_each_stack_targets_its_own_account(access: CrossAccountBucketAccess) -> None:
+    assert access.compute_stack.account == COMPUTE_ACCOUNT
+    assert access.storage_stack.account == "222222222222"
+    assert access.compute_stack.stack_name == "Maximal-Compute"
+    assert access.storage_stack.stack_name == "Maximal-Storage"
+
+
+def test_every_granted_bucket_gets_exactly_one_policy(storage: assertions.Template) -> None:
+    buckets = [
+        resource["Properties"]["Bucket"]
+        for resource in storage.find_resources("AWS::S3::BucketPolicy").values()
+    ]
+    assert sorted(b for b in buckets if b.endswith("-b")) == sorted(g.name for g in MAXIMAL_GRANTS)
+
+
+def test_bucket_policies_match_the_pure_documents(
+    access: CrossAccountBucketAccess, storage: assertions.Template
+) -> None:
+    for name, document in access.bucket_policy_documents().items():
+        assert bucket_policy(storage, name) == document
+
+
+def test_every_allow_in_a_bucket_policy_is_bound_to_account_a_and_its_forge_roles(
+    storage: assertions.Template,
+) -> None:
+    for grant in MAXIMAL_GRANTS:
+        for statement in bucket_policy(storage, grant.name)["Statement"]:
+            if statement["Effect"] == "Allow":
+                assert statement["Principal"] == {"AWS": f"arn:aws:iam::{COMPUTE_ACCOUNT}:root"}
+                assert statement["Condition"]["ArnLike"] == FORGE_CONDITION
+
+
+def test_every_bucket_policy_denies_plain_http(storage: assertions.Template) -> None:
+    for grant in MAXIMAL_GRANTS:
+        deny = bucket_policy(storage, grant.name)["Statement"][-1]
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert deny["Resource"] == [f"arn:aws:s3:::{grant.name}", f"arn:aws:s3:::{grant.name}/*"]
+
+
+def test_no_statement_grants_s3_wildcard_actions(
+    storage: assertions.Template, compute: assertions.Template
+) -> None:
+    allows = [
+        statement
+        for statement in statements_of(storage, "AWS::S3::BucketPolicy")
+        + statements_of(compute, "AWS::IAM::ManagedPolicy")
+        if statement["Effect"] == "Allow"
+    ]
+    assert allows
+    for statement in allows:
+        assert all("*" not in action for action in as_list(statement["Action"]))
+
+
+def test_created_buckets_are_private_encrypted_versioned_owner_enforced_and_retained(
+    storage: assertions.Template,
+) -> None:
+    for name in CREATED:
+        storage.has_resource(
+            "AWS::S3::Bucket",
+            {
+                "Properties": assertions.Match.object_like(
+                    {
+                        "BucketName": name,
+                        "PublicAccessBlockConfiguration": {
+                            "BlockPublicAcls": True,
+                            "BlockPublicPolicy": True,
+                            "IgnorePublicAcls": True,
+                            "RestrictPublicBuckets": True,
+                        },
+                        "VersioningConfiguration": {"Status": "Enabled"},
+                        "OwnershipControls": {
+                            "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]
+                        },
+                        "LoggingConfiguration": {
+                            "DestinationBucketName": "central-access-logs-b",
+                            "LogFilePrefix": f"{name}/",
+                        },
+                    }
+                ),
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+            },
+        )
+
+
+def test_existing_buckets_are_not_created(storage: assertions.Template) -> None:
+    created = [
+        resource["Properties"]["BucketName"]
+        for resource in storage.find_resources("AWS::S3::Bucket").values()
+    ]
+    assert sorted(created) == sorted(CREATED)
+
+
+def _encryption(storage: assertions.Template, name: str) -> dict[str, Any]:
+    (bucket,) = storage.find_resources(
+        "AWS::S3::Bucket", {"Properties": {"BucketName": name}}
+    ).values()
+    rule: dict[str, Any] = bucket["Properties"]["BucketEncryption"][
+        "ServerSideEncryptionConfiguration"
+    ][0]
+    return rule
+
+
+def test_created_bucket_defaults_to_s3_managed_encryption(storage: assertions.Template) -> None:
+    rule = _encryption(storage, "created-bucket-b")
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+
+
+def test_created_bucket_with_existing_key_uses_that_key(storage: assertions.Template) -> None:
+    rule = _encryption(storage, "created-existing-key-bucket-b")
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": EXISTING_KEY_ARN,
+    }
+    assert rule["BucketKeyEnabled"] is True
+
+
+def test_created_keys_rotate_are_retained_and_carry_the_alias(storage: assertions.Template) -> None:
+    keys = storage.find_resources("AWS::KMS::Key")
+    assert len(keys) == 2
+    for key in keys.values():
+        assert key["Properties"]["EnableKeyRotation"] is True
+        assert key["DeletionPolicy"] == "Retain"
+    aliases = sorted(
+        alias["Properties"]["AliasName"]
+        for alias in storage.find_resources("AWS::KMS::Alias").values()
+    )
+    assert aliases == [
+        "alias/tower-cross-account/created-key-bucket-b",
+        "alias/tower-cross-account/created-read-only-key-bucket-b",
+    ]
+
+
+def test_created_key_policy_admits_forge_roles_of_a_through_s3_only(
+    storage: assertions.Template,
+) -> None:
+    grants = [
+        statement
+        for statement in statements_of(storage, "AWS::KMS::Key")
+        if statement.get("Sid") == "ForgeRolesUseKeyThroughS3"
+    ]
+    assert sorted(tuple(as_list(s["Action"])) for s in grants) == [
+        ("kms:Decrypt",),
+        ("kms:Decrypt", "kms:GenerateDataKey"),
+    ]
+    for statement in grants:
+        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{COMPUTE_ACCOUNT}:root"}
+        assert statement["Condition"] == {
+            "ArnLike": FORGE_CONDITION,
+            "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"},
+        }
+
+
+def test_existing_key_statement_for_b_is_an_output(storage: assertions.Template) -> None:
+    outputs = storage.find_outputs("*")
+    statements = [o for key, o in outputs.items() if "KeyPolicyStatement" in key]
+    assert len(statements) == 2
+    assert all(EXISTING_KEY_ARN in o["Description"] for o in statements)
+
+
+def test_s3_write_policy_matches_the_pure_document(
+    access: CrossAccountBucketAccess, compute: assertions.Template
+) -> None:
+    assert (
+        statements_of(compute, "AWS::IAM::ManagedPolicy")
+        == (access.s3_write_policy_document()["Statement"])
+    )
+
+
+def test_s3_write_policy_is_attached_to_each_principal_given(
+    compute: assertions.Template,
+) -> None:
+    compute.has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "Roles": [{"Fn::ImportValue": assertions.Match.string_like_regexp("CredentialsRole")}],
+            "Users": ["seqera-user"],
+            "Groups": ["pipeline-operators"],
+        },
+    )
+
+
+def test_s3_write_policy_arn_is_an_output(compute: assertions.Template) -> None:
+    assert "S3WritePolicyArn" in compute.find_outputs("*")
+
+
+def test_s3_write_policy_reaches_only_granted_prefixes(compute: assertions.Template) -> None:
+    objects = [
+        statement
+        for statement in statements_of(compute, "AWS::IAM::ManagedPolicy")
+        if statement["Sid"] == "PrefixedBucketBObjects"
+    ]
+    assert objects[0]["Resource"] == [
+        "arn:aws:s3:::prefixed-bucket-b/runs/2024/*",
+        "arn:aws:s3:::prefixed-bucket-b/shared/refs/*",
+    ]
+
+
+def test_read_only_grants_carry_no_write_action(compute: assertions.Template) -> None:
+    for statement in statements_of(compute, "AWS::IAM::ManagedPolicy"):
+        if statement["Sid"].startswith(("ReadOnly", "CreatedReadOnly")):
+            actions = as_list(statement["Action"])
+            assert not any(a.startswith(("s3:Put", "s3:Delete", "kms:Gen")) for a in actions)
