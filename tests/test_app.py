@@ -12,7 +12,15 @@ import pytest
 from aws_cdk import aws_s3 as s3
 
 from app import build_app
-from tests.conftest import PROJECT_ROOT, example_context, maximal_app, with_nag
+from constructs_lib import BucketGrant, CrossAccountBucketAccess
+from tests.conftest import (
+    COMPUTE_ENV,
+    PROJECT_ROOT,
+    STORAGE_ENV,
+    example_context,
+    maximal_app,
+    with_nag,
+)
 
 CDK_CLI = PROJECT_ROOT / "node_modules" / ".bin" / "cdk"
 
@@ -104,3 +112,20 @@ def test_cli_reports_bad_input_in_one_clear_line(tmp_path: Path) -> None:
         "expected a 12-digit AWS account ID" in result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_construct_synthesizes_inside_a_stage(tmp_path: Path) -> None:
+    app = with_nag(cdk.App(outdir=str(tmp_path)))
+    stage = cdk.Stage(app, "Production")
+    CrossAccountBucketAccess(
+        stage,
+        "Access",
+        compute_env=COMPUTE_ENV,
+        storage_env=STORAGE_ENV,
+        buckets=[BucketGrant("genomics-data-b")],
+    )
+    assembly = stage.synth()
+    assert {(stack.stack_name, stack.environment.account) for stack in assembly.stacks} == {
+        ("Access-Compute", "111111111111"),
+        ("Access-Storage", "222222222222"),
+    }
