@@ -14,7 +14,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib import ConfigError, CrossAccountBucketAccess
-from constructs_lib.config import settings_from_context
+from constructs_lib.context import settings_from_context
 
 CONSTRUCT_ID = "TowerCrossAccount"
 

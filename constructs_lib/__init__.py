@@ -2,5 +2,12 @@
 
 from constructs_lib.config import AccessSettings, BucketGrant, ConfigError
 from constructs_lib.cross_account import CrossAccountBucketAccess
+from constructs_lib.platform_config import PlatformComputeEnvironment
 
-__all__ = ["AccessSettings", "BucketGrant", "ConfigError", "CrossAccountBucketAccess"]
+__all__ = [
+    "AccessSettings",
+    "BucketGrant",
+    "ConfigError",
+    "CrossAccountBucketAccess",
+    "PlatformComputeEnvironment",
+]

@@ -12,6 +12,8 @@ from constructs import Construct
 from constructs_lib import policies
 from constructs_lib.config import AccessSettings, ConfigError
 from constructs_lib.nag import acknowledge
+from constructs_lib.platform_config import PlatformComputeEnvironment
+from constructs_lib.platform_resource import PlatformComputeEnvironmentResource
 
 OBJECT_WILDCARD_REASON = (
     "Object-level S3 actions can only be scoped with an object ARN pattern; '/*' is the "
@@ -49,6 +51,7 @@ class ComputeStack(cdk.Stack):
         *,
         settings: AccessSettings,
         attach_to: Sequence[Grantee] = (),
+        platform: PlatformComputeEnvironment | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -63,6 +66,13 @@ class ComputeStack(cdk.Stack):
         )
         for grantee in attach_to:
             self.attach(grantee)
+        self.platform_compute_env: PlatformComputeEnvironmentResource | None = None
+        if platform is not None:
+            self.platform_compute_env = PlatformComputeEnvironmentResource(
+                self, "PlatformComputeEnvironment", settings=settings, platform=platform
+            )
+            for role in self.platform_compute_env.forge_roles:
+                self.attach(role)
         self._acknowledge_wildcards()
         cdk.CfnOutput(
             self,

@@ -16,6 +16,7 @@ from constructs_lib.config import (
     ConfigError,
     validate_settings,
 )
+from constructs_lib.platform_config import PlatformComputeEnvironment, validate_platform
 from constructs_lib.storage_stack import StorageStack
 
 
@@ -55,6 +56,7 @@ class CrossAccountBucketAccess(Construct):
         attach_to: Sequence[Grantee] = (),
         work_bucket: str | None = None,
         access_logs_bucket: str | None = None,
+        platform: PlatformComputeEnvironment | None = None,
         compute_stack_name: str | None = None,
         storage_stack_name: str | None = None,
     ) -> None:
@@ -69,6 +71,7 @@ class CrossAccountBucketAccess(Construct):
             work_bucket=work_bucket,
             access_logs_bucket=access_logs_bucket,
         )
+        checked_platform = None if platform is None else validate_platform(platform)
         for index, grantee in enumerate(attach_to):
             grantee_kind(grantee, f"attach_to[{index}]")
         super().__init__(scope, construct_id)
@@ -86,12 +89,14 @@ class CrossAccountBucketAccess(Construct):
             "Compute",
             settings=self.settings,
             attach_to=attach_to,
+            platform=checked_platform,
             env=compute_env,
             stack_name=compute_stack_name or f"{construct_id}-Compute",
             description=f"s3-write policy for Seqera Platform Forge roles reaching buckets in "
             f"account {self.settings.storage_account}",
         )
         self.s3_write_policy = self.compute_stack.s3_write_policy
+        self.platform_compute_env = self.compute_stack.platform_compute_env
 
     def s3_write_policy_document(self) -> policies.Document:
         """The compute account's s3-write policy as a plain JSON-ready document."""

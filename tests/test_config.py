@@ -8,7 +8,7 @@ import aws_cdk as cdk
 import pytest
 
 from constructs_lib import BucketGrant, ConfigError, CrossAccountBucketAccess
-from constructs_lib.config import settings_from_context
+from constructs_lib.context import settings_from_context
 from tests.conftest import (
     COMPUTE_ENV,
     EXISTING_KEY_ARN,

@@ -1,0 +1,162 @@
+"""Settings for the Seqera Platform compute environment that uses the granted buckets.
+
+Plain Python (no CDK import): validated before any construct exists, and turned into the
+``computeEnv`` body of ``POST /compute-envs`` that the custom resource sends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from constructs_lib.config import AccessSettings, ConfigError
+
+DEFAULT_API_URL = "https://api.cloud.seqera.io"
+# The handler appends "-" and 8 hex digits of the configuration's hash; Platform allows 100.
+NAME_MAX_LENGTH = 91
+_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|[-_](?=[A-Za-z0-9]))*$")
+_API_URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~-]+)*$")
+_SECRET_RE = re.compile(
+    r"^(arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$"
+)
+_WORK_DIR_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
+
+
+@dataclass(frozen=True)
+class PlatformComputeEnvironment:
+    """A Batch Forge compute environment in Seqera Platform that may use the granted buckets.
+
+    The construct puts every granted bucket (or bucket prefix) into ``allowBuckets`` itself.
+    ``token_secret`` is the name or ARN of a Secrets Manager secret in the compute account
+    whose value is a Platform access token; only the name travels, never the value.
+    """
+
+    name: str
+    credentials_id: str
+    token_secret: str
+    work_dir: str
+    api_url: str = DEFAULT_API_URL
+    workspace_id: str | None = None
+    region: str | None = None
+    description: str | None = None
+    forge_type: Literal["SPOT", "EC2"] = "SPOT"
+    min_cpus: int = 0
+    max_cpus: int = 256
+    instance_types: Sequence[str] = ()
+    vpc_id: str | None = None
+    subnets: Sequence[str] = ()
+    security_groups: Sequence[str] = ()
+    fargate_head_job: bool = False
+    wave_enabled: bool = False
+    fusion2_enabled: bool = False
+    register_data_links: bool = False
+    retain_on_delete: bool = False
+
+
+def _require(condition: bool, setting: str, given: object, expected: str) -> None:
+    if not condition:
+        raise ConfigError(f"platform.{setting}", given, expected)
+
+
+def validate_platform(platform: object) -> PlatformComputeEnvironment:
+    """Check the Platform settings; raise ConfigError naming the first wrong one."""
+    if not isinstance(platform, PlatformComputeEnvironment):
+        raise ConfigError("platform", platform, "a PlatformComputeEnvironment")
+    p = platform
+    _require(
+        isinstance(p.name, str) and len(p.name) <= NAME_MAX_LENGTH and bool(_NAME_RE.match(p.name)),
+        "name",
+        p.name,
+        f"1-{NAME_MAX_LENGTH} letters, digits, '-' or '_', starting with a letter or digit",
+    )
+    _require(
+        isinstance(p.credentials_id, str)
+        and bool(re.match(r"^[A-Za-z0-9]{1,22}$", p.credentials_id)),
+        "credentials_id",
+        p.credentials_id,
+        "the id of the AWS credentials in Platform, such as '4Kx9Pq2mT7vZ'",
+    )
+    _require(
+        isinstance(p.token_secret, str) and bool(_SECRET_RE.match(p.token_secret)),
+        "token_secret",
+        "<redacted>" if not isinstance(p.token_secret, str) else p.token_secret,
+        "the name or ARN of a Secrets Manager secret (never the token itself)",
+    )
+    _require(
+        isinstance(p.api_url, str) and bool(_API_URL_RE.match(p.api_url)),
+        "api_url",
+        p.api_url,
+        f"an https URL such as {DEFAULT_API_URL!r} or 'https://tower.example.org/api'",
+    )
+    _require(
+        p.workspace_id is None or (isinstance(p.workspace_id, str) and p.workspace_id.isdigit()),
+        "workspace_id",
+        p.workspace_id,
+        "a numeric workspace id, or None for the personal workspace",
+    )
+    _require(
+        isinstance(p.work_dir, str) and bool(_WORK_DIR_RE.match(p.work_dir)),
+        "work_dir",
+        p.work_dir,
+        "an S3 path such as 's3://tower-work-a/work'",
+    )
+    _require(p.forge_type in ("SPOT", "EC2"), "forge_type", p.forge_type, "'SPOT' or 'EC2'")
+    _require(
+        isinstance(p.min_cpus, int)
+        and isinstance(p.max_cpus, int)
+        and 0 <= p.min_cpus <= p.max_cpus
+        and p.max_cpus > 0,
+        "max_cpus",
+        (p.min_cpus, p.max_cpus),
+        "0 <= min_cpus <= max_cpus and max_cpus > 0",
+    )
+    return p
+
+
+def allow_buckets(settings: AccessSettings) -> list[str]:
+    """Every granted bucket, or each granted prefix, as Platform's ``s3://`` paths."""
+    paths: list[str] = []
+    for grant in settings.grants:
+        if grant.prefixes:
+            paths += [f"s3://{grant.name}/{prefix}" for prefix in grant.prefixes]
+        else:
+            paths.append(f"s3://{grant.name}")
+    return paths
+
+
+def compute_env_request(
+    settings: AccessSettings, platform: PlatformComputeEnvironment
+) -> dict[str, Any]:
+    """The ``computeEnv`` object of ``POST /compute-envs`` for a Batch Forge environment."""
+    forge: dict[str, Any] = {
+        "type": platform.forge_type,
+        "minCpus": platform.min_cpus,
+        "maxCpus": platform.max_cpus,
+        "allowBuckets": allow_buckets(settings),
+        "fargateHeadEnabled": platform.fargate_head_job,
+    }
+    optional = {
+        "instanceTypes": list(platform.instance_types),
+        "vpcId": platform.vpc_id,
+        "subnets": list(platform.subnets),
+        "securityGroups": list(platform.security_groups),
+    }
+    forge.update({key: value for key, value in optional.items() if value})
+    request: dict[str, Any] = {
+        "name": platform.name,
+        "platform": "aws-batch",
+        "credentialsId": platform.credentials_id,
+        "config": {
+            "discriminator": "aws-batch",
+            "region": platform.region or settings.compute_region,
+            "workDir": platform.work_dir,
+            "forge": forge,
+            "waveEnabled": platform.wave_enabled,
+            "fusion2Enabled": platform.fusion2_enabled,
+        },
+    }
+    if platform.description:
+        request["description"] = platform.description
+    return request
