@@ -13,7 +13,7 @@ from aws_cdk import assertions
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 
-from constructs_lib import BucketGrant, CrossAccountBucketAccess
+from constructs_lib import BucketGrant, CrossAccountBucketAccess, PlatformComputeEnvironment
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -38,6 +38,29 @@ MAXIMAL_GRANTS = (
     BucketGrant("created-key-bucket-b", create=True, create_kms_key=True, prefixes=("out",)),
     BucketGrant("created-read-only-key-bucket-b", create=True, create_kms_key=True, read_only=True),
     BucketGrant("created-existing-key-bucket-b", create=True, kms_key_arn=EXISTING_KEY_ARN),
+)
+
+
+MAXIMAL_PLATFORM = PlatformComputeEnvironment(
+    name="genomics-cross-account",
+    credentials_id="4Kx9Pq2mT7vZ",
+    token_secret=f"arn:aws:secretsmanager:{REGION}:{COMPUTE_ACCOUNT}:secret:seqera/token-AbCdEf",
+    work_dir="s3://tower-work-a/work",
+    api_url="https://tower.example.org/api",
+    workspace_id="123456789012345",
+    description="Cross-account genomics",
+    forge_type="EC2",
+    min_cpus=2,
+    max_cpus=512,
+    instance_types=("m6i.xlarge", "c6i.2xlarge"),
+    vpc_id="vpc-0123456789abcdef0",
+    subnets=("subnet-0123456789abcdef0",),
+    security_groups=("sg-0123456789abcdef0",),
+    fargate_head_job=True,
+    wave_enabled=True,
+    fusion2_enabled=True,
+    register_data_links=True,
+    retain_on_delete=True,
 )
 
 
@@ -76,6 +99,7 @@ def maximal_app(outdir: str | None = None) -> tuple[cdk.App, CrossAccountBucketA
         ),
         work_bucket="tower-work-a",
         access_logs_bucket="central-access-logs-b",
+        platform=MAXIMAL_PLATFORM,
     )
     return with_nag(app), access
 

@@ -96,7 +96,14 @@ def test_every_template_passes_cfn_lint(cli_outdir: Path, tmp_path: Path) -> Non
     files = [path for _, path in stack_templates(cli_outdir).values()]
     files += [path for _, path in stack_templates(tmp_path).values()]
     result = subprocess.run(
-        [str(PROJECT_ROOT / ".venv" / "bin" / "cfn-lint"), *map(str, files)],
+        # W3005 (a DependsOn that a GetAtt already implies) is how CDK orders a Lambda after
+        # its role's policy; every other error and warning fails the test.
+        [
+            str(PROJECT_ROOT / ".venv" / "bin" / "cfn-lint"),
+            *map(str, files),
+            "--ignore-checks",
+            "W3005",
+        ],
         capture_output=True,
         text=True,
         check=False,

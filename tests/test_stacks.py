@@ -218,7 +218,9 @@ def test_s3_write_policy_is_attached_to_each_principal_given(
     compute.has_resource_properties(
         "AWS::IAM::ManagedPolicy",
         {
-            "Roles": [{"Fn::ImportValue": assertions.Match.string_like_regexp("CredentialsRole")}],
+            "Roles": assertions.Match.array_with(
+                [{"Fn::ImportValue": assertions.Match.string_like_regexp("CredentialsRole")}]
+            ),
             "Users": ["seqera-user"],
             "Groups": ["pipeline-operators"],
         },

@@ -1,0 +1,218 @@
+"""The Platform custom resource in the compute account's template, and its settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import assertions
+from aws_cdk import aws_lambda as lambda_
+
+from constructs_lib import BucketGrant, ConfigError, CrossAccountBucketAccess
+from constructs_lib.platform_config import PlatformComputeEnvironment, compute_env_request
+from tests.conftest import (
+    COMPUTE_ACCOUNT,
+    COMPUTE_ENV,
+    MAXIMAL_PLATFORM,
+    STORAGE_ENV,
+    maximal_app,
+    statements_of,
+    template_of,
+)
+
+
+@pytest.fixture(scope="module")
+def access() -> CrossAccountBucketAccess:
+    return maximal_app()[1]
+
+
+@pytest.fixture(scope="module")
+def compute(access: CrossAccountBucketAccess) -> assertions.Template:
+    return template_of(access.compute_stack)
+
+
+def custom_resource(template: assertions.Template) -> dict[str, Any]:
+    (resource,) = template.find_resources("Custom::SeqeraComputeEnvironment").values()
+    properties: dict[str, Any] = resource["Properties"]
+    return properties
+
+
+def test_custom_resource_is_wired_to_the_provider_framework(compute: assertions.Template) -> None:
+    token = custom_resource(compute)["ServiceToken"]["Fn::GetAtt"]
+    (framework,) = compute.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "framework.onEvent"}}
+    )
+    assert token == [framework, "Arn"]
+
+
+def test_handlers_run_the_newest_python_runtime(compute: assertions.Template) -> None:
+    newest = max(
+        (
+            getattr(lambda_.Runtime, name)
+            for name in dir(lambda_.Runtime)
+            if name.startswith("PYTHON_3")
+        ),
+        key=lambda runtime: int(runtime.name.split(".")[1]),
+    )
+    handlers = compute.find_resources(
+        "AWS::Lambda::Function",
+        {"Properties": {"Handler": assertions.Match.string_like_regexp(r"^handler\.")}},
+    )
+    assert sorted(h["Properties"]["Handler"] for h in handlers.values()) == [
+        "handler.is_complete",
+        "handler.on_event",
+    ]
+    assert {h["Properties"]["Runtime"] for h in handlers.values()} == {newest.name}
+
+
+def test_properties_carry_the_secret_name_never_its_value(compute: assertions.Template) -> None:
+    properties = custom_resource(compute)
+    assert properties["TokenSecret"] == MAXIMAL_PLATFORM.token_secret
+    assert "resolve:secretsmanager" not in json.dumps(compute.to_json())
+
+
+def test_properties_carry_the_platform_settings(compute: assertions.Template) -> None:
+    properties = custom_resource(compute)
+    assert properties["ApiUrl"] == "https://tower.example.org/api"
+    assert properties["WorkspaceId"] == "123456789012345"
+    assert properties["ForgeRolePrefix"] == "TowerForge"
+    assert properties["RetainOnDelete"] == "true"
+
+
+def test_allowed_buckets_are_every_grant_and_prefix(compute: assertions.Template) -> None:
+    request = json.loads(custom_resource(compute)["ComputeEnvironment"])
+    assert request["config"]["forge"]["allowBuckets"] == [
+        "s3://whole-bucket-b",
+        "s3://prefixed-bucket-b/runs/2024",
+        "s3://prefixed-bucket-b/shared/refs",
+        "s3://read-only-bucket-b",
+        "s3://existing-key-bucket-b",
+        "s3://created-bucket-b",
+        "s3://created-key-bucket-b/out",
+        "s3://created-read-only-key-bucket-b",
+        "s3://created-existing-key-bucket-b",
+    ]
+
+
+def test_compute_env_request_is_a_batch_forge_environment(compute: assertions.Template) -> None:
+    request = json.loads(custom_resource(compute)["ComputeEnvironment"])
+    assert request["platform"] == "aws-batch"
+    assert request["credentialsId"] == "4Kx9Pq2mT7vZ"
+    assert request["config"]["discriminator"] == "aws-batch"
+    assert request["config"]["region"] == "eu-west-1"
+    assert request["config"]["workDir"] == "s3://tower-work-a/work"
+    forge = request["config"]["forge"]
+    assert (forge["type"], forge["minCpus"], forge["maxCpus"]) == ("EC2", 2, 512)
+    assert forge["instanceTypes"] == ["m6i.xlarge", "c6i.2xlarge"]
+    assert forge["fargateHeadEnabled"] is True
+
+
+def test_data_links_are_requested_for_each_allowed_path(compute: assertions.Template) -> None:
+    links = json.loads(custom_resource(compute)["DataLinks"])
+    assert [link["resourceRef"] for link in links] == json.loads(
+        custom_resource(compute)["ComputeEnvironment"]
+    )["config"]["forge"]["allowBuckets"]
+
+
+def test_handlers_may_read_only_the_token_secret(compute: assertions.Template) -> None:
+    secret_statements = [
+        statement
+        for statement in statements_of(compute, "AWS::IAM::Policy")
+        if any(str(a).startswith("secretsmanager:") for a in _as_list(statement["Action"]))
+    ]
+    assert len(secret_statements) == 2
+    for statement in secret_statements:
+        assert statement["Resource"] == MAXIMAL_PLATFORM.token_secret + "-??????"
+        assert sorted(_as_list(statement["Action"])) == [
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:GetSecretValue",
+        ]
+
+
+def test_s3_write_policy_is_attached_to_the_forge_roles_it_made(
+    compute: assertions.Template,
+) -> None:
+    (policy,) = compute.find_resources("AWS::IAM::ManagedPolicy").values()
+    (resource_id,) = compute.find_resources("Custom::SeqeraComputeEnvironment")
+    assert {"Fn::GetAtt": [resource_id, "InstanceRoleName"]} in policy["Properties"]["Roles"]
+    assert {"Fn::GetAtt": [resource_id, "FargateRoleName"]} in policy["Properties"]["Roles"]
+
+
+def test_without_fargate_head_job_only_the_instance_role_gets_the_policy() -> None:
+    app = cdk.App()
+    access = CrossAccountBucketAccess(
+        app,
+        "Access",
+        compute_env=COMPUTE_ENV,
+        storage_env=STORAGE_ENV,
+        buckets=[BucketGrant("data-b")],
+        platform=dataclasses.replace(MAXIMAL_PLATFORM, fargate_head_job=False),
+    )
+    (policy,) = template_of(access.compute_stack).find_resources("AWS::IAM::ManagedPolicy").values()
+    assert [role["Fn::GetAtt"][1] for role in policy["Properties"]["Roles"]] == ["InstanceRoleName"]
+
+
+def test_region_defaults_to_the_compute_region() -> None:
+    from constructs_lib.config import validate_settings
+
+    settings = validate_settings(
+        compute_account=COMPUTE_ACCOUNT,
+        compute_region="us-east-2",
+        storage_account="222222222222",
+        storage_region="eu-west-1",
+        buckets=[BucketGrant("data-b")],
+    )
+    request = compute_env_request(settings, dataclasses.replace(MAXIMAL_PLATFORM, region=None))
+    assert request["config"]["region"] == "us-east-2"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "bad name!"),
+        ("name", "x" * 92),
+        ("credentials_id", ""),
+        ("token_secret", "not a secret name with spaces"),
+        ("api_url", "http://api.cloud.seqera.io"),
+        ("workspace_id", "my-workspace"),
+        ("work_dir", "/local/work"),
+        ("forge_type", "FARGATE"),
+        ("max_cpus", 0),
+    ],
+)
+def test_bad_platform_settings_are_refused_before_building(field: str, value: object) -> None:
+    app = cdk.App()
+    with pytest.raises(ConfigError) as caught:
+        CrossAccountBucketAccess(
+            app,
+            "Access",
+            compute_env=COMPUTE_ENV,
+            storage_env=STORAGE_ENV,
+            buckets=[BucketGrant("data-b")],
+            platform=dataclasses.replace(MAXIMAL_PLATFORM, **{field: value}),
+        )
+    assert caught.value.setting == f"platform.{field}"
+    assert app.node.children == []
+
+
+def test_platform_settings_must_be_a_platform_compute_environment() -> None:
+    with pytest.raises(ConfigError):
+        CrossAccountBucketAccess(
+            cdk.App(),
+            "Access",
+            compute_env=COMPUTE_ENV,
+            storage_env=STORAGE_ENV,
+            buckets=[BucketGrant("data-b")],
+            platform={"name": "x"},  # type: ignore[arg-type]
+        )
+
+
+def _as_list(value: object) -> list[object]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_platform_dataclass_is_exported() -> None:
+    assert PlatformComputeEnvironment is type(MAXIMAL_PLATFORM)
