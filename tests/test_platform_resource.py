@@ -183,7 +183,7 @@ def test_region_defaults_to_the_compute_region() -> None:
         ("max_cpus", 0),
     ],
 )
-def test_bad_platform_settings_are_refused_before_building(field: str, value: object) -> None:
+def test_bad_platform_settings_are_refused_before_building(field: str, value: Any) -> None:
     app = cdk.App()
     with pytest.raises(ConfigError) as caught:
         CrossAccountBucketAccess(
@@ -210,8 +210,8 @@ def test_platform_settings_must_be_a_platform_compute_environment() -> None:
         )
 
 
-def _as_list(value: object) -> list[object]:
-    return value if isinstance(value, list) else [value]
+def _as_list(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else [str(value)]
 
 
 def test_platform_dataclass_is_exported() -> None:
