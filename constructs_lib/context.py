@@ -55,8 +55,9 @@ _PLATFORM_KEYS = {
 
 
 def _decoded(value: object) -> object:
-    """Context given with ``cdk synth -c key=value`` arrives as a string; JSON lists decode."""
-    if isinstance(value, str) and value[:1] in ("[", "{"):
+    """Context given with ``cdk synth -c key=value`` arrives as a string: JSON lists, objects
+    and ``true``/``false``/``null`` are decoded; anything else stays a string."""
+    if isinstance(value, str) and (value[:1] in ("[", "{") or value in ("true", "false", "null")):
         try:
             return json.loads(value)
         except json.JSONDecodeError:
@@ -87,8 +88,9 @@ def _platform_from_context(raw: object) -> PlatformComputeEnvironment | None:
         raise ConfigError(setting, raw, 'an object such as {"name": "...", ...} or false')
     unknown = sorted(set(raw) - set(_PLATFORM_KEYS))
     if unknown:
+        # The value is not echoed: a misplaced access token must not reach the terminal.
         raise ConfigError(
-            f"{setting}.{unknown[0]}", raw[unknown[0]], f"one of {list(_PLATFORM_KEYS)}"
+            f"{setting}.{unknown[0]}", "<value hidden>", f"one of {list(_PLATFORM_KEYS)}"
         )
     try:
         return PlatformComputeEnvironment(

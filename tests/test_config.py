@@ -218,3 +218,23 @@ def test_context_given_on_the_command_line_is_decoded_from_json() -> None:
     context = {**example_context(), "tower:buckets": '[{"name": "data-b", "readOnly": true}]'}
     settings = settings_from_context(context.get, context)
     assert settings["buckets"] == [BucketGrant("data-b", read_only=True)]
+
+
+def test_platform_can_be_left_out_from_the_command_line() -> None:
+    context = {**example_context(), "tower:platform": "false"}
+    assert settings_from_context(context.get, context)["platform"] is None
+
+
+def test_example_platform_settings_are_read_from_context() -> None:
+    platform = settings_from_context(example_context().get, example_context())["platform"]
+    assert platform.name == "genomics-cross-account"
+    assert platform.token_secret == "seqera/platform-token"
+    assert platform.fusion2_enabled is True
+
+
+def test_unknown_platform_option_in_context_is_named() -> None:
+    context = {**example_context(), "tower:platform": {"name": "ce", "tokenValue": "secret"}}
+    with pytest.raises(ConfigError) as caught:
+        settings_from_context(context.get, context)
+    assert caught.value.setting == "tower:platform.tokenValue"
+    assert "secret" not in str(caught.value)
