@@ -21,6 +21,8 @@ _API_URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~-]+)*$")
 _SECRET_RE = re.compile(
     r"^(arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$"
 )
+# Platform access tokens are base64 of a JSON object, so they start like this.
+_TOKEN_LOOKALIKE = "eyJ"
 _WORK_DIR_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
 
 
@@ -78,11 +80,14 @@ def validate_platform(platform: object) -> PlatformComputeEnvironment:
         p.credentials_id,
         "the id of the AWS credentials in Platform, such as '4Kx9Pq2mT7vZ'",
     )
+    # The value is never echoed: a token pasted here by mistake must not reach the terminal.
     _require(
-        isinstance(p.token_secret, str) and bool(_SECRET_RE.match(p.token_secret)),
+        isinstance(p.token_secret, str)
+        and bool(_SECRET_RE.match(p.token_secret))
+        and not p.token_secret.startswith(_TOKEN_LOOKALIKE),
         "token_secret",
-        "<redacted>" if not isinstance(p.token_secret, str) else p.token_secret,
-        "the name or ARN of a Secrets Manager secret (never the token itself)",
+        "<value hidden>",
+        "the name or ARN of a Secrets Manager secret that holds the token, never the token itself",
     )
     _require(
         isinstance(p.api_url, str) and bool(_API_URL_RE.match(p.api_url)),

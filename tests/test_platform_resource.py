@@ -176,6 +176,7 @@ def test_region_defaults_to_the_compute_region() -> None:
         ("name", "x" * 92),
         ("credentials_id", ""),
         ("token_secret", "not a secret name with spaces"),
+        ("token_secret", "eyJ0aWQiOiA0Mn0uMTIzNDU2Nzg5MGFiY2RlZg=="),
         ("api_url", "http://api.cloud.seqera.io"),
         ("workspace_id", "my-workspace"),
         ("work_dir", "/local/work"),
@@ -196,6 +197,8 @@ def test_bad_platform_settings_are_refused_before_building(field: str, value: An
         )
     assert caught.value.setting == f"platform.{field}"
     assert app.node.children == []
+    if field == "token_secret":
+        assert str(value) not in str(caught.value)
 
 
 def test_platform_settings_must_be_a_platform_compute_environment() -> None:
