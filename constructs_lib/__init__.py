@@ -1,7 +1,7 @@
 """Cross-account S3 access for Seqera Platform (Tower) compute environments, as CDK constructs."""
 
 from constructs_lib.config import AccessSettings, BucketGrant, ConfigError
-from constructs_lib.cross_account import CrossAccountBucketAccess
+from constructs_lib.cross_account import CrossAccountBucketAccess, CrossAccountBucketAccessStage
 from constructs_lib.platform_config import PlatformComputeEnvironment
 
 __all__ = [
@@ -9,5 +9,6 @@ __all__ = [
     "BucketGrant",
     "ConfigError",
     "CrossAccountBucketAccess",
+    "CrossAccountBucketAccessStage",
     "PlatformComputeEnvironment",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from constructs import Construct
@@ -34,6 +35,35 @@ def _environment_value(env: object, field: str, setting: str) -> object:
     return value
 
 
+def check_options(
+    *,
+    compute_env: cdk.Environment,
+    storage_env: cdk.Environment,
+    buckets: Sequence[BucketGrant],
+    forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX,
+    forge_role_arns: Sequence[str] = (),
+    attach_to: Sequence[Grantee] = (),
+    work_bucket: str | None = None,
+    access_logs_bucket: str | None = None,
+    platform: PlatformComputeEnvironment | None = None,
+) -> tuple[AccessSettings, PlatformComputeEnvironment | None]:
+    """Validate every option of CrossAccountBucketAccess; raise ConfigError on the first bad one."""
+    settings = validate_settings(
+        compute_account=_environment_value(compute_env, "account", "compute_env"),
+        compute_region=_environment_value(compute_env, "region", "compute_env"),
+        storage_account=_environment_value(storage_env, "account", "storage_env"),
+        storage_region=_environment_value(storage_env, "region", "storage_env"),
+        buckets=buckets,
+        forge_role_prefix=forge_role_prefix,
+        forge_role_arns=forge_role_arns,
+        work_bucket=work_bucket,
+        access_logs_bucket=access_logs_bucket,
+    )
+    for index, grantee in enumerate(attach_to):
+        grantee_kind(grantee, f"attach_to[{index}]")
+    return settings, None if platform is None else validate_platform(platform)
+
+
 class CrossAccountBucketAccess(Construct):
     """Give Seqera Platform Forge roles in one account access to S3 buckets in another.
 
@@ -60,20 +90,17 @@ class CrossAccountBucketAccess(Construct):
         compute_stack_name: str | None = None,
         storage_stack_name: str | None = None,
     ) -> None:
-        self.settings: AccessSettings = validate_settings(
-            compute_account=_environment_value(compute_env, "account", "compute_env"),
-            compute_region=_environment_value(compute_env, "region", "compute_env"),
-            storage_account=_environment_value(storage_env, "account", "storage_env"),
-            storage_region=_environment_value(storage_env, "region", "storage_env"),
+        self.settings, checked_platform = check_options(
+            compute_env=compute_env,
+            storage_env=storage_env,
             buckets=buckets,
             forge_role_prefix=forge_role_prefix,
             forge_role_arns=forge_role_arns,
+            attach_to=attach_to,
             work_bucket=work_bucket,
             access_logs_bucket=access_logs_bucket,
+            platform=platform,
         )
-        checked_platform = None if platform is None else validate_platform(platform)
-        for index, grantee in enumerate(attach_to):
-            grantee_kind(grantee, f"attach_to[{index}]")
         super().__init__(scope, construct_id)
         self.storage_stack = StorageStack(
             self,
@@ -108,3 +135,23 @@ class CrossAccountBucketAccess(Construct):
             grant.name: policies.bucket_policy_document(self.settings, grant)
             for grant in self.settings.grants
         }
+
+
+class CrossAccountBucketAccessStage(cdk.Stage):
+    """A Stage holding one CrossAccountBucketAccess, for a CDK Pipelines pipeline.
+
+    A pipeline in a tools account adds this stage to deploy both accounts' stacks in order.
+    The options are those of CrossAccountBucketAccess and are checked before anything is
+    built; stacks are named ``<stage id>-Compute`` and ``<stage id>-Storage`` by default.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, **options: Any) -> None:
+        stack_names: dict[str, Any] = {
+            "compute_stack_name": options.pop("compute_stack_name", None)
+            or f"{construct_id}-Compute",
+            "storage_stack_name": options.pop("storage_stack_name", None)
+            or f"{construct_id}-Storage",
+        }
+        check_options(**options)
+        super().__init__(scope, construct_id)
+        self.access = CrossAccountBucketAccess(self, "Access", **options, **stack_names)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -97,7 +97,7 @@ class StorageStack(cdk.Stack):
         self, scope: Construct, grant: ValidGrant, key: kms.IKey | None
     ) -> s3.Bucket:
         encryption = s3.BucketEncryption.S3_MANAGED if key is None else s3.BucketEncryption.KMS
-        return s3.Bucket(
+        bucket = s3.Bucket(
             scope,
             "Bucket",
             bucket_name=grant.name,
@@ -108,9 +108,34 @@ class StorageStack(cdk.Stack):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=True,
             enforce_ssl=False,
-            server_access_logs_bucket=self.access_logs_bucket,
-            server_access_logs_prefix=f"{grant.name}/",
             removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self._log_access(bucket, grant.name)
+        return bucket
+
+    def _log_access(self, bucket: s3.Bucket, name: str) -> None:
+        """Send server access logs to the log bucket through its bucket policy, never ACLs.
+
+        Set here rather than with ``server_access_logs_bucket``, whose ACL or policy choice
+        depends on a feature flag in the consuming app's cdk.json; ACLs cannot work with
+        ``BucketOwnerEnforced``.
+        """
+        logs = self.access_logs_bucket
+        cfn_bucket = cast(s3.CfnBucket, bucket.node.default_child)
+        cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=logs.bucket_name, log_file_prefix=f"{name}/"
+        )
+        logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"ServerAccessLogs{policies.statement_id(name)}",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[logs.arn_for_objects(f"{name}/*")],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": self.settings.storage_account},
+                    "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                },
+            )
         )
 
     @property

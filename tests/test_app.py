@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 
 from app import build_app
-from constructs_lib import BucketGrant, CrossAccountBucketAccess
+from constructs_lib import BucketGrant, ConfigError, CrossAccountBucketAccessStage
 from tests.conftest import (
     COMPUTE_ENV,
     PROJECT_ROOT,
@@ -121,18 +122,46 @@ def test_cli_reports_bad_input_in_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_construct_synthesizes_inside_a_stage(tmp_path: Path) -> None:
+def test_stage_form_is_cdk_nag_clean_and_deploys_both_accounts(tmp_path: Path) -> None:
     app = with_nag(cdk.App(outdir=str(tmp_path)))
-    stage = cdk.Stage(app, "Production")
-    CrossAccountBucketAccess(
-        stage,
-        "Access",
+    stage = CrossAccountBucketAccessStage(
+        app,
+        "Production",
         compute_env=COMPUTE_ENV,
         storage_env=STORAGE_ENV,
-        buckets=[BucketGrant("genomics-data-b")],
+        buckets=[BucketGrant("genomics-data-b", create=True, create_kms_key=True)],
     )
+    app.synth()
     assembly = stage.synth()
     assert {(stack.stack_name, stack.environment.account) for stack in assembly.stacks} == {
-        ("Access-Compute", "111111111111"),
-        ("Access-Storage", "222222222222"),
+        ("Production-Compute", "111111111111"),
+        ("Production-Storage", "222222222222"),
+    }
+
+
+def test_stage_form_checks_options_before_building() -> None:
+    app = cdk.App()
+    with pytest.raises(ConfigError):
+        CrossAccountBucketAccessStage(
+            app, "Production", compute_env=COMPUTE_ENV, storage_env=COMPUTE_ENV, buckets=[]
+        )
+    assert app.node.children == []
+
+
+def test_pipeline_example_synthesizes_the_stage_in_both_accounts(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "pipeline_app", PROJECT_ROOT / "examples" / "pipeline_app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assembly = example.build_pipeline_app(str(tmp_path)).synth()
+    (stage,) = [
+        a for a in assembly.nested_assemblies if "Production" in a.nested_assembly.directory
+    ]
+    pipeline = json.loads((tmp_path / "TowerCrossAccountPipeline.template.json").read_text())
+    assert "AWS::CodePipeline::Pipeline" in {r["Type"] for r in pipeline["Resources"].values()}
+    assert {stack.environment.account for stack in stage.nested_assembly.stacks} == {
+        "111111111111",
+        "222222222222",
     }

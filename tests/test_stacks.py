@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk import assertions
 
-from constructs_lib import CrossAccountBucketAccess
+from constructs_lib import BucketGrant, CrossAccountBucketAccess
 from tests.conftest import (
     COMPUTE_ACCOUNT,
+    COMPUTE_ENV,
     EXISTING_KEY_ARN,
     HEAD_JOB_ROLE_ARN,
     MAXIMAL_GRANTS,
     REGION,
+    STORAGE_ENV,
     as_list,
     bucket_policy,
     maximal_app,
@@ -248,3 +251,32 @@ def test_read_only_grants_carry_no_write_action(compute: assertions.Template) ->
         if statement["Sid"].startswith(("ReadOnly", "CreatedReadOnly")):
             actions = as_list(statement["Action"])
             assert not any(a.startswith(("s3:Put", "s3:Delete", "kms:Gen")) for a in actions)
+
+
+def test_created_log_bucket_admits_only_s3_log_delivery_for_this_account(tmp_path: Any) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    access = CrossAccountBucketAccess(
+        app,
+        "Logs",
+        compute_env=COMPUTE_ENV,
+        storage_env=STORAGE_ENV,
+        buckets=[BucketGrant("created-b", create=True)],
+    )
+    template = template_of(access.storage_stack)
+    delivery = [
+        statement
+        for statement in statements_of(template, "AWS::S3::BucketPolicy")
+        if statement.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+    ]
+    assert len(delivery) == 1
+    assert delivery[0]["Action"] == "s3:PutObject"
+    assert delivery[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": "222222222222"}
+    (log_bucket,) = (
+        template.find_resources(
+            "AWS::S3::Bucket", {"Properties": {"AccessControl": assertions.Match.absent()}}
+        ).keys()
+        - template.find_resources(
+            "AWS::S3::Bucket", {"Properties": {"BucketName": "created-b"}}
+        ).keys()
+    )
+    assert log_bucket.startswith("AccessLogs")
