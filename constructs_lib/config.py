@@ -7,9 +7,12 @@ construct exists, with the setting's name, the value given and what is expected.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 DEFAULT_FORGE_ROLE_PREFIX = "TowerForge"
 
@@ -41,6 +44,16 @@ _PARTITION_BY_REGION_KIND = {
 }
 
 
+# The Sids of the statements the construct writes into a bucket policy (see policies.py).
+CONSTRUCT_BUCKET_POLICY_SIDS = (
+    "ForgeBucket",
+    "ForgeList",
+    "ForgeLocation",
+    "ForgeObjects",
+    "DenyInsecureTransport",
+)
+
+
 class ConfigError(ValueError):
     """A setting has a value the construct cannot use; the message says which and why."""
 
@@ -59,7 +72,9 @@ class BucketGrant:
     policy; ``create=True`` makes the bucket too. ``prefixes`` narrows the grant to key
     prefixes; ``read_only`` drops every write action. ``kms_key_arn`` names an existing
     customer managed key that encrypts the bucket; ``create_kms_key`` makes one for a created
-    bucket instead.
+    bucket instead. ``existing_policy`` (a policy document, or the path of a JSON file holding
+    one) keeps the statements an existing bucket's policy already has: the construct's
+    ``AWS::S3::BucketPolicy`` replaces the bucket's whole policy, so they are merged into it.
     """
 
     name: str
@@ -68,6 +83,7 @@ class BucketGrant:
     create: bool = False
     kms_key_arn: str | None = None
     create_kms_key: bool = False
+    existing_policy: Mapping[str, Any] | str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.prefixes, str):
@@ -86,6 +102,7 @@ class ValidGrant:
     create: bool
     kms_key_arn: str | None
     create_kms_key: bool
+    existing_statements: tuple[dict[str, Any], ...] = ()
 
     @property
     def uses_kms(self) -> bool:
@@ -242,6 +259,49 @@ def _check_kms_key_arn(
     return arn
 
 
+def _is_wildcard_principal(principal: object) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, Mapping):
+        values = principal.get("AWS", [])
+        return "*" in ([values] if isinstance(values, str) else list(values))
+    return False
+
+
+def check_existing_policy(policy: object, setting: str) -> tuple[dict[str, Any], ...]:
+    """The statements of an existing bucket policy to keep, checked so the merge stays safe."""
+    if policy is None:
+        return ()
+    expected = (
+        "a bucket policy document with a Statement list, or the path of a JSON file holding "
+        "one (for example saved with 'aws s3api get-bucket-policy --query Policy --output text')"
+    )
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(Path(policy).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConfigError(setting, policy, f"{expected}; reading it failed: {error}") from None
+    if not isinstance(policy, Mapping) or "Statement" not in policy:
+        raise ConfigError(setting, policy, expected)
+    raw = policy["Statement"]
+    statements = [raw] if isinstance(raw, Mapping) else raw
+    if not isinstance(statements, list):
+        raise ConfigError(setting, policy, expected)
+    for index, statement in enumerate(statements):
+        where = f"{setting}.Statement[{index}]"
+        if not isinstance(statement, Mapping) or statement.get("Effect") not in ("Allow", "Deny"):
+            raise ConfigError(where, statement, "a statement with Effect Allow or Deny")
+        if statement["Effect"] == "Allow" and (
+            "NotPrincipal" in statement or _is_wildcard_principal(statement.get("Principal"))
+        ):
+            raise ConfigError(
+                f"{where}.Principal",
+                statement.get("Principal", statement.get("NotPrincipal")),
+                "fixed principals: an Allow to '*' would make the bucket policy public",
+            )
+    return tuple(dict(statement) for statement in statements)
+
+
 def _check_grant(grant: object, index: int, partition: str, storage_account: str) -> ValidGrant:
     setting = f"buckets[{index}]"
     if not isinstance(grant, BucketGrant):
@@ -264,6 +324,7 @@ def _check_grant(grant: object, index: int, partition: str, storage_account: str
             "create_kms_key only with create=True; for an existing bucket give kms_key_arn",
         )
     kms_key_arn = _check_kms_key_arn(grant, f"{setting}.kms_key_arn", partition, storage_account)
+    existing = check_existing_policy(grant.existing_policy, f"{setting}.existing_policy")
     return ValidGrant(
         name=name,
         prefixes=tuple(prefixes),
@@ -271,6 +332,7 @@ def _check_grant(grant: object, index: int, partition: str, storage_account: str
         create=grant.create,
         kms_key_arn=kms_key_arn,
         create_kms_key=grant.create_kms_key,
+        existing_statements=existing,
     )
 
 

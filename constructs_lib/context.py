@@ -17,6 +17,7 @@ _GRANT_KEYS = {
     "create": "create",
     "kmsKeyArn": "kms_key_arn",
     "createKmsKey": "create_kms_key",
+    "existingPolicy": "existing_policy",
 }
 _CONTEXT_KEYS = (
     "computeAccount",

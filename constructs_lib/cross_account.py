@@ -61,7 +61,29 @@ def check_options(
     )
     for index, grantee in enumerate(attach_to):
         grantee_kind(grantee, f"attach_to[{index}]")
+    policies.check_limits(settings)
     return settings, None if platform is None else validate_platform(platform)
+
+
+def check_buckets_unclaimed(scope: Construct, settings: AccessSettings) -> None:
+    """Refuse a bucket whose policy another construct in the same app already writes.
+
+    A bucket has one policy; two stacks writing it would overwrite each other at deploy.
+    """
+    claimed = {
+        name: stack.node.path
+        for stack in scope.node.root.node.find_all()
+        if isinstance(stack, StorageStack)
+        for name in stack.buckets
+    }
+    for index, grant in enumerate(settings.grants):
+        if grant.name in claimed:
+            raise ConfigError(
+                f"buckets[{index}].name",
+                grant.name,
+                f"a bucket no other construct writes a policy for; {claimed[grant.name]} already "
+                "does: grant all compute accounts of a bucket from one construct",
+            )
 
 
 class CrossAccountBucketAccess(Construct):
@@ -101,6 +123,7 @@ class CrossAccountBucketAccess(Construct):
             access_logs_bucket=access_logs_bucket,
             platform=platform,
         )
+        check_buckets_unclaimed(scope, self.settings)
         super().__init__(scope, construct_id)
         self.storage_stack = StorageStack(
             self,

@@ -10,7 +10,12 @@ import json
 import re
 from typing import Any
 
-from constructs_lib.config import AccessSettings, ValidGrant
+from constructs_lib.config import (
+    CONSTRUCT_BUCKET_POLICY_SIDS,
+    AccessSettings,
+    ConfigError,
+    ValidGrant,
+)
 
 Statement = dict[str, Any]
 Document = dict[str, Any]
@@ -203,7 +208,8 @@ def bucket_policy_document(settings: AccessSettings, grant: ValidGrant) -> Docum
 
     Each allow names the fixed principal of account A, so the policy stays non-public and
     never reaches past A even if a role pattern is wrong; ``ArnLike aws:PrincipalArn`` then
-    narrows it to the Forge roles, which need not exist yet.
+    narrows it to the Forge roles, which need not exist yet. Statements kept from the bucket's
+    existing policy follow, except the construct's own (by Sid) from an earlier deploy.
     """
     statements: list[Statement] = []
     for statement in _grant_statements(
@@ -218,6 +224,11 @@ def bucket_policy_document(settings: AccessSettings, grant: ValidGrant) -> Docum
             }
         )
     statements.append(deny_insecure_transport(settings.partition, grant.name))
+    statements += [
+        kept
+        for kept in grant.existing_statements
+        if kept not in statements and kept.get("Sid") not in CONSTRUCT_BUCKET_POLICY_SIDS
+    ]
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
@@ -244,3 +255,28 @@ def key_policy_statement(settings: AccessSettings, grant: ValidGrant) -> Stateme
 def compact_size(document: Document) -> int:
     """The size IAM counts against its limits: the JSON text without whitespace."""
     return len(json.dumps(document, separators=(",", ":")))
+
+
+BUCKET_POLICY_LIMIT = 20 * 1024
+MANAGED_POLICY_LIMIT = 6144
+
+
+def check_limits(settings: AccessSettings) -> None:
+    """Refuse, before synth, documents that AWS would reject at deploy time for their size."""
+    for index, grant in enumerate(settings.grants):
+        size = compact_size(bucket_policy_document(settings, grant))
+        if size > BUCKET_POLICY_LIMIT:
+            raise ConfigError(
+                f"buckets[{index}]",
+                grant.name,
+                f"a bucket policy within S3's limit of {BUCKET_POLICY_LIMIT} bytes; this grant "
+                f"makes {size} (fewer prefixes, role ARNs or kept statements)",
+            )
+    size = compact_size(s3_write_policy_document(settings))
+    if size > MANAGED_POLICY_LIMIT:
+        raise ConfigError(
+            "buckets",
+            f"{len(settings.grants)} grants",
+            f"an s3-write policy within IAM's limit of {MANAGED_POLICY_LIMIT} characters; "
+            f"these grants make {size}",
+        )

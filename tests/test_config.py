@@ -238,3 +238,56 @@ def test_unknown_platform_option_in_context_is_named() -> None:
         settings_from_context(context.get, context)
     assert caught.value.setting == "tower:platform.tokenValue"
     assert "secret" not in str(caught.value)
+
+
+def test_the_same_bucket_cannot_be_granted_by_two_constructs_in_one_app() -> None:
+    app = cdk.App()
+    CrossAccountBucketAccess(
+        app,
+        "First",
+        compute_env=COMPUTE_ENV,
+        storage_env=STORAGE_ENV,
+        buckets=[BucketGrant("data-b")],
+    )
+    with pytest.raises(ConfigError) as caught:
+        CrossAccountBucketAccess(
+            app,
+            "Second",
+            compute_env=COMPUTE_ENV,
+            storage_env=STORAGE_ENV,
+            buckets=[BucketGrant("other-b"), BucketGrant("data-b")],
+        )
+    assert caught.value.setting == "buckets[1].name"
+    assert "First/Storage" in str(caught.value)
+
+
+def test_a_bucket_policy_over_the_s3_size_limit_is_refused() -> None:
+    prefixes = [f"project-{n:04d}/results" for n in range(300)]
+    error = refused("buckets[0]", "'data-b'", buckets=[BucketGrant("data-b", prefixes=prefixes)])
+    assert "20480" in str(error)
+
+
+def test_an_existing_policy_that_is_not_a_document_is_refused() -> None:
+    refused(
+        "buckets[0].existing_policy",
+        "'Version'",
+        buckets=[BucketGrant("data-b", existing_policy={"Version": "2012-10-17"})],
+    )
+
+
+def test_an_existing_policy_file_that_cannot_be_read_is_refused(tmp_path: Any) -> None:
+    missing = str(tmp_path / "missing.json")
+    refused(
+        "buckets[0].existing_policy",
+        repr(missing),
+        buckets=[BucketGrant("data-b", existing_policy=missing)],
+    )
+
+
+def test_a_public_statement_is_never_merged() -> None:
+    public = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}
+    refused(
+        "buckets[0].existing_policy.Statement[0].Principal",
+        "'*'",
+        buckets=[BucketGrant("data-b", existing_policy=public)],
+    )

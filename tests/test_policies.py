@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from constructs_lib import BucketGrant
-from constructs_lib.config import AccessSettings, ValidGrant, validate_settings
+from constructs_lib.config import (
+    CONSTRUCT_BUCKET_POLICY_SIDS,
+    AccessSettings,
+    ValidGrant,
+    validate_settings,
+)
 from constructs_lib.policies import (
     bucket_policy_document,
     compact_size,
+    deny_insecure_transport,
     key_policy_statement,
     s3_write_policy_document,
 )
@@ -199,3 +206,47 @@ def _single(grant: BucketGrant) -> tuple[AccessSettings, ValidGrant]:
 
 def _documents(settings: AccessSettings) -> list[object]:
     return [bucket_policy_document(settings, grant) for grant in settings.grants]
+
+
+def test_existing_statements_are_kept_after_the_construct_statements(tmp_path: Path) -> None:
+    analytics = {
+        "Sid": "AnalyticsRead",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::333333333333:role/analytics"},
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::data-b/reports/*",
+    }
+    path = tmp_path / "existing.json"
+    path.write_text(json.dumps({"Version": "2012-10-17", "Statement": [analytics]}))
+    settings, grant = _single(BucketGrant("data-b", existing_policy=str(path)))
+    statements = bucket_policy_document(settings, grant)["Statement"]
+    assert statements[-1] == analytics
+    assert [s["Sid"] for s in statements[:-1]] == [
+        "ForgeBucket",
+        "ForgeObjects",
+        "DenyInsecureTransport",
+    ]
+
+
+def test_an_existing_statement_the_construct_already_writes_is_not_repeated() -> None:
+    deny = deny_insecure_transport("aws", "data-b")
+    settings, grant = _single(BucketGrant("data-b", existing_policy={"Statement": [deny]}))
+    statements = bucket_policy_document(settings, grant)["Statement"]
+    assert statements.count(deny) == 1
+
+
+def test_construct_bucket_policy_sids_are_the_reserved_ones() -> None:
+    settings, grant = _single(BucketGrant("data-b", prefixes=("runs",)))
+    whole = bucket_policy_document(*_single(BucketGrant("data-b")))
+    sids = {
+        s["Sid"] for s in bucket_policy_document(settings, grant)["Statement"] + whole["Statement"]
+    }
+    assert sids == set(CONSTRUCT_BUCKET_POLICY_SIDS)
+
+
+def test_the_construct_statements_of_an_earlier_deploy_are_replaced_not_kept() -> None:
+    earlier = {"Sid": "ForgeObjects", "Effect": "Allow", "Principal": {"AWS": "x"}, "Action": "*"}
+    settings, grant = _single(BucketGrant("data-b", existing_policy={"Statement": [earlier]}))
+    statements = bucket_policy_document(settings, grant)["Statement"]
+    assert earlier not in statements
+    assert [s["Sid"] for s in statements].count("ForgeObjects") == 1
