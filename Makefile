@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup synth test lint clean
+.PHONY: setup synth test lint docs clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,9 @@ lint: setup
 test: lint
 	$(BIN)/pytest
 
+# API reference from the docstrings, into site/.
+docs: setup
+	PDOC_ALLOW_EXEC=1 $(BIN)/pdoc --output-directory site constructs_lib constructs_lib.config constructs_lib.policies constructs_lib.platform_config constructs_lib.context constructs_lib.cross_account constructs_lib.compute_stack constructs_lib.storage_stack constructs_lib.platform_resource constructs_lib.report
+
 clean:
-	rm -rf $(VENV) node_modules cdk.out
+	rm -rf $(VENV) node_modules cdk.out site dist

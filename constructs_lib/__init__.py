@@ -4,6 +4,8 @@ from constructs_lib.config import AccessSettings, BucketGrant, ConfigError
 from constructs_lib.cross_account import CrossAccountBucketAccess, CrossAccountBucketAccessStage
 from constructs_lib.platform_config import PlatformComputeEnvironment
 
+__version__ = "0.1.0"
+
 __all__ = [
     "AccessSettings",
     "BucketGrant",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import constructs_lib
 from tests.conftest import PROJECT_ROOT
 
 CONSUMER_APP = textwrap.dedent(
@@ -130,3 +131,10 @@ def test_consumer_app_synthesizes_with_the_installed_wheel_only(dist: Path, tmp_
     assert len(stacks) == 2
     assets = list(outdir.glob("asset.*/handler.py"))
     assert assets, "the Lambda asset was not staged from the installed package"
+
+
+def test_wheel_version_is_the_package_version_and_has_a_changelog_entry(dist: Path) -> None:
+    (wheel,) = dist.glob("*.whl")
+    version = wheel.name.split("-")[1]
+    assert version == constructs_lib.__version__
+    assert f"## {version}" in (PROJECT_ROOT / "CHANGELOG.md").read_text()
