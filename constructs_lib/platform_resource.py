@@ -110,6 +110,18 @@ class PlatformComputeEnvironmentResource(Construct):
         self.compute_env_id = self.resource.get_att_string("ComputeEnvId")
         self.instance_role_name = self.resource.get_att_string("InstanceRoleName")
         self.fargate_role_name = self.resource.get_att_string("FargateRoleName")
+        cdk.CfnOutput(
+            self,
+            "ComputeEnvId",
+            description="The Seqera Platform compute environment that may use the buckets",
+            value=self.compute_env_id,
+        )
+        cdk.CfnOutput(
+            self,
+            "InstanceRoleName",
+            description="The Batch Forge instance role the s3-write policy is attached to",
+            value=self.instance_role_name,
+        )
         self.forge_roles: list[iam.IRole] = [
             iam.Role.from_role_name(self, "InstanceRole", self.instance_role_name)
         ]

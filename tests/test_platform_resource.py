@@ -219,3 +219,10 @@ def _as_list(value: Any) -> list[str]:
 
 def test_platform_dataclass_is_exported() -> None:
     assert PlatformComputeEnvironment is type(MAXIMAL_PLATFORM)
+
+
+def test_compute_env_id_and_instance_role_are_outputs(compute: assertions.Template) -> None:
+    (resource_id,) = compute.find_resources("Custom::SeqeraComputeEnvironment")
+    values = [output["Value"] for output in compute.find_outputs("*").values()]
+    assert {"Fn::GetAtt": [resource_id, "ComputeEnvId"]} in values
+    assert {"Fn::GetAtt": [resource_id, "InstanceRoleName"]} in values
