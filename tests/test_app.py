@@ -165,3 +165,17 @@ def test_pipeline_example_synthesizes_the_stage_in_both_accounts(tmp_path: Path)
         "111111111111",
         "222222222222",
     }
+
+
+def test_readme_diagram_names_every_resource_type_the_example_deploys(cli_outdir: Path) -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    diagram = readme.split("```mermaid", 1)[1].split("```", 1)[0]
+    types = {
+        resource["Type"]
+        for _, template in stack_templates(cli_outdir).values()
+        for resource in json.loads(template.read_text())["Resources"].values()
+    } - {"AWS::CDK::Metadata"}
+    assert types
+    for resource_type in sorted(types):
+        words = resource_type.split("::")[1:]
+        assert " ".join(words) in diagram or resource_type in diagram, resource_type
