@@ -1,6 +1,6 @@
 """Cross-account S3 access for Seqera Platform (Tower) compute environments, as CDK constructs."""
 
-from constructs_lib.config import AccessSettings, BucketGrant, ConfigError
+from constructs_lib.config import AccessSettings, BucketGrant, ComputeAccount, ConfigError
 from constructs_lib.cross_account import CrossAccountBucketAccess, CrossAccountBucketAccessStage
 from constructs_lib.platform_config import PlatformComputeEnvironment
 
@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessSettings",
     "BucketGrant",
+    "ComputeAccount",
     "ConfigError",
     "CrossAccountBucketAccess",
     "CrossAccountBucketAccessStage",

@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib import policies
-from constructs_lib.config import AccessSettings, ConfigError
+from constructs_lib.config import AccessSettings, ComputeSettings, ConfigError
 from constructs_lib.nag import acknowledge
 from constructs_lib.platform_config import PlatformComputeEnvironment
 from constructs_lib.platform_resource import PlatformComputeEnvironmentResource
@@ -50,20 +50,19 @@ class ComputeStack(cdk.Stack):
         construct_id: str,
         *,
         settings: AccessSettings,
+        compute: ComputeSettings | None = None,
         attach_to: Sequence[Grantee] = (),
         platform: PlatformComputeEnvironment | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
-        self.s3_write_policy = iam.ManagedPolicy(
-            self,
-            "S3WritePolicy",
-            description=(
-                f"Seqera Platform Forge access to S3 buckets in account {settings.storage_account}"
-            ),
-            document=iam.PolicyDocument.from_json(policies.s3_write_policy_document(settings)),
-        )
+        self.compute = compute or settings.primary
+        documents = policies.s3_write_policy_documents(settings, self.compute)
+        self.s3_write_policies = [
+            self._managed_policy(number, document) for number, document in documents.items()
+        ]
+        self.s3_write_policy = self.s3_write_policies[0]
         for grantee in attach_to:
             self.attach(grantee)
         self.platform_compute_env: PlatformComputeEnvironmentResource | None = None
@@ -73,27 +72,42 @@ class ComputeStack(cdk.Stack):
             )
             for role in self.platform_compute_env.forge_roles:
                 self.attach(role)
-        self._acknowledge_wildcards()
+
+    def _managed_policy(self, number: int, document: policies.Document) -> iam.ManagedPolicy:
+        """One part of the s3-write policy; part 0 keeps the unsuffixed construct id."""
+        construct_id = "S3WritePolicy" if number == 0 else f"S3WritePolicy{number + 1}"
+        policy = iam.ManagedPolicy(
+            self,
+            construct_id,
+            description=(
+                "Seqera Platform Forge access to S3 buckets in account "
+                f"{self.settings.storage_account}"
+            ),
+            document=iam.PolicyDocument.from_json(document),
+        )
+        self._acknowledge_wildcards(policy, document)
         cdk.CfnOutput(
             self,
-            "S3WritePolicyArn",
+            f"{construct_id}Arn",
             description="Attach this managed policy to further roles that use the buckets",
-            value=self.s3_write_policy.managed_policy_arn,
+            value=policy.managed_policy_arn,
         )
+        return policy
 
     def attach(self, grantee: Grantee) -> None:
-        """Attach the s3-write policy to a role, user or group in the compute account."""
+        """Attach every part of the s3-write policy to a role, user or group of this account."""
         kind = grantee_kind(grantee, "attach_to")
-        if kind == "role":
-            self.s3_write_policy.attach_to_role(cast(iam.IRole, grantee))
-        elif kind == "user":
-            self.s3_write_policy.attach_to_user(cast(iam.IUser, grantee))
-        else:
-            self.s3_write_policy.attach_to_group(cast(iam.IGroup, grantee))
+        for policy in self.s3_write_policies:
+            if kind == "role":
+                policy.attach_to_role(cast(iam.IRole, grantee))
+            elif kind == "user":
+                policy.attach_to_user(cast(iam.IUser, grantee))
+            else:
+                policy.attach_to_group(cast(iam.IGroup, grantee))
 
-    def _acknowledge_wildcards(self) -> None:
+    @staticmethod
+    def _acknowledge_wildcards(policy: iam.ManagedPolicy, document: policies.Document) -> None:
         """Acknowledge IAM5 for each object pattern and created-key pattern, one by one."""
-        document = policies.s3_write_policy_document(self.settings)
         for statement in document["Statement"]:
             resources = statement["Resource"]
             for resource in resources if isinstance(resources, list) else [resources]:
@@ -103,6 +117,4 @@ class ComputeStack(cdk.Stack):
                     reason = KEY_WILDCARD_REASON
                 else:
                     continue
-                acknowledge(
-                    self.s3_write_policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason
-                )
+                acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)

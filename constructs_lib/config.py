@@ -10,11 +10,14 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 DEFAULT_FORGE_ROLE_PREFIX = "TowerForge"
+# IAM's default quota of managed policies per role or user; it can be raised to 20.
+DEFAULT_MAX_MANAGED_POLICIES = 10
+MAX_MANAGED_POLICIES_QUOTA = 20
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _REGION_RE = re.compile(
@@ -111,8 +114,51 @@ class ValidGrant:
 
 
 @dataclass(frozen=True)
+class ComputeAccount:
+    """A further compute account whose Forge roles get the same buckets.
+
+    Each compute account gets a stack of its own with its s3-write policy; every bucket policy
+    names all of them. ``attach_to`` holds IAM roles, users or groups of that account.
+    """
+
+    account: str
+    region: str
+    forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX
+    forge_role_arns: Sequence[str] = ()
+    work_bucket: str | None = None
+    attach_to: Sequence[Any] = ()
+
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    """One validated compute account: its Forge role pattern, named roles and work bucket."""
+
+    partition: str
+    account: str
+    region: str
+    forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX
+    forge_role_arns: tuple[str, ...] = ()
+    work_bucket: str | None = None
+
+    @property
+    def principal_patterns(self) -> tuple[str, ...]:
+        """``aws:PrincipalArn`` patterns of the roles admitted from this account."""
+        prefix = (
+            ()
+            if self.forge_role_prefix is None
+            else (f"arn:{self.partition}:iam::{self.account}:role/{self.forge_role_prefix}*",)
+        )
+        return (*prefix, *self.forge_role_arns)
+
+    @property
+    def account_principal(self) -> str:
+        """The fixed account principal that every bucket and key grant is bound to."""
+        return f"arn:{self.partition}:iam::{self.account}:root"
+
+
+@dataclass(frozen=True)
 class AccessSettings:
-    """Validated settings for one compute account (A) and one storage account (B)."""
+    """Validated settings: the compute account A (and any more), the storage account B."""
 
     partition: str
     compute_account: str
@@ -124,21 +170,40 @@ class AccessSettings:
     forge_role_arns: tuple[str, ...] = ()
     work_bucket: str | None = None
     access_logs_bucket: str | None = None
-    principal_patterns: tuple[str, ...] = field(init=False)
+    more_compute: tuple[ComputeSettings, ...] = ()
+    max_managed_policies: int = DEFAULT_MAX_MANAGED_POLICIES
 
-    def __post_init__(self) -> None:
-        patterns = list(self.forge_role_arns)
-        if self.forge_role_prefix is not None:
-            patterns.insert(
-                0,
-                f"arn:{self.partition}:iam::{self.compute_account}:role/{self.forge_role_prefix}*",
-            )
-        object.__setattr__(self, "principal_patterns", tuple(patterns))
+    @property
+    def primary(self) -> ComputeSettings:
+        """The first compute account: the one that hosts the Platform custom resource."""
+        return ComputeSettings(
+            partition=self.partition,
+            account=self.compute_account,
+            region=self.compute_region,
+            forge_role_prefix=self.forge_role_prefix,
+            forge_role_arns=self.forge_role_arns,
+            work_bucket=self.work_bucket,
+        )
+
+    @property
+    def computes(self) -> tuple[ComputeSettings, ...]:
+        """Every compute account, the primary first."""
+        return (self.primary, *self.more_compute)
+
+    @property
+    def principal_patterns(self) -> tuple[str, ...]:
+        """The admitted role patterns of every compute account."""
+        return tuple(p for compute in self.computes for p in compute.principal_patterns)
+
+    @property
+    def account_principals(self) -> tuple[str, ...]:
+        """The account principal of every compute account."""
+        return tuple(compute.account_principal for compute in self.computes)
 
     @property
     def compute_account_principal(self) -> str:
-        """The fixed account principal of A that every bucket and key grant is bound to."""
-        return f"arn:{self.partition}:iam::{self.compute_account}:root"
+        """The fixed account principal of the primary compute account A."""
+        return self.primary.account_principal
 
     def alias_name(self, grant: ValidGrant) -> str:
         """The alias of the KMS key the storage stack creates for ``grant``."""
@@ -194,12 +259,12 @@ def normalise_prefix(prefix: object, setting: str) -> str:
     return stripped
 
 
-def _check_role_prefix(prefix: object) -> str | None:
+def _check_role_prefix(prefix: object, setting: str) -> str | None:
     if prefix is None:
         return None
     if not isinstance(prefix, str) or not _ROLE_PREFIX_RE.match(prefix):
         raise ConfigError(
-            "forge_role_prefix",
+            setting,
             prefix,
             "a non-empty IAM role name prefix without wildcards, such as 'TowerForge' "
             "(letters, digits and +=,.@_-), or None to grant only forge_role_arns",
@@ -207,10 +272,12 @@ def _check_role_prefix(prefix: object) -> str | None:
     return prefix
 
 
-def _check_role_arns(arns: Iterable[object], partition: str, account: str) -> tuple[str, ...]:
+def _check_role_arns(
+    arns: Iterable[object], partition: str, account: str, setting_prefix: str
+) -> tuple[str, ...]:
     checked: list[str] = []
     for index, arn in enumerate(arns):
-        setting = f"forge_role_arns[{index}]"
+        setting = f"{setting_prefix}[{index}]"
         match = _ROLE_ARN_RE.match(arn) if isinstance(arn, str) else None
         if match is None or "*" in str(arn):
             raise ConfigError(
@@ -347,6 +414,8 @@ def validate_settings(
     forge_role_arns: Sequence[object] = (),
     work_bucket: object = None,
     access_logs_bucket: object = None,
+    compute_accounts: Sequence[object] = (),
+    max_managed_policies: object = DEFAULT_MAX_MANAGED_POLICIES,
 ) -> AccessSettings:
     """Check every setting and return them typed, or raise the first ConfigError."""
     compute = check_account(compute_account, "compute_env.account")
@@ -371,18 +440,39 @@ def validate_settings(
         if grant.name in seen:
             raise ConfigError(f"buckets[{index}].name", grant.name, "each bucket once")
         seen.add(grant.name)
-    prefix = _check_role_prefix(forge_role_prefix)
-    if isinstance(forge_role_arns, (str, bytes)):
-        raise ConfigError("forge_role_arns", forge_role_arns, "a list of IAM role ARNs")
-    role_arns = _check_role_arns(forge_role_arns, partition, compute)
-    if prefix is None and not role_arns:
+    primary = _check_compute(
+        compute,
+        str(compute_region),
+        partition,
+        forge_role_prefix,
+        forge_role_arns,
+        work_bucket,
+        seen,
+        setting_prefix="",
+    )
+    more = [
+        _check_more_compute(extra, f"compute_accounts[{index}]", partition, seen)
+        for index, extra in enumerate(compute_accounts)
+    ]
+    accounts = [storage, compute]
+    for index, extra_settings in enumerate(more):
+        if extra_settings.account in accounts:
+            raise ConfigError(
+                f"compute_accounts[{index}].account",
+                extra_settings.account,
+                "an account not already named as the storage or another compute account",
+            )
+        accounts.append(extra_settings.account)
+    if (
+        isinstance(max_managed_policies, bool)
+        or not isinstance(max_managed_policies, int)
+        or not 1 <= max_managed_policies <= MAX_MANAGED_POLICIES_QUOTA
+    ):
         raise ConfigError(
-            "forge_role_prefix", None, "a role prefix, or at least one ARN in forge_role_arns"
-        )
-    work = None if work_bucket is None else check_bucket_name(work_bucket, "work_bucket")
-    if work is not None and work in seen:
-        raise ConfigError(
-            "work_bucket", work, "the compute account's own bucket, not a granted one"
+            "max_managed_policies",
+            max_managed_policies,
+            f"the managed-policy quota per role or user in the compute accounts: 1 to "
+            f"{MAX_MANAGED_POLICIES_QUOTA} (IAM's default is {DEFAULT_MAX_MANAGED_POLICIES})",
         )
     logs = (
         None
@@ -396,8 +486,75 @@ def validate_settings(
         storage_account=storage,
         storage_region=str(storage_region),
         grants=tuple(grants),
+        forge_role_prefix=primary.forge_role_prefix,
+        forge_role_arns=primary.forge_role_arns,
+        work_bucket=primary.work_bucket,
+        access_logs_bucket=logs,
+        more_compute=tuple(more),
+        max_managed_policies=max_managed_policies,
+    )
+
+
+def _check_compute(
+    account: str,
+    region: str,
+    partition: str,
+    forge_role_prefix: object,
+    forge_role_arns: object,
+    work_bucket: object,
+    granted: set[str],
+    setting_prefix: str,
+) -> ComputeSettings:
+    """Check one compute account's role prefix, role ARNs and work bucket."""
+    prefix = _check_role_prefix(forge_role_prefix, f"{setting_prefix}forge_role_prefix")
+    if isinstance(forge_role_arns, (str, bytes)) or not isinstance(forge_role_arns, Iterable):
+        raise ConfigError(
+            f"{setting_prefix}forge_role_arns", forge_role_arns, "a list of IAM role ARNs"
+        )
+    role_arns = _check_role_arns(
+        forge_role_arns, partition, account, f"{setting_prefix}forge_role_arns"
+    )
+    if prefix is None and not role_arns:
+        raise ConfigError(
+            f"{setting_prefix}forge_role_prefix",
+            None,
+            "a role prefix, or at least one ARN in forge_role_arns",
+        )
+    work_setting = f"{setting_prefix}work_bucket"
+    work = None if work_bucket is None else check_bucket_name(work_bucket, work_setting)
+    if work is not None and work in granted:
+        raise ConfigError(work_setting, work, "the compute account's own bucket, not a granted one")
+    return ComputeSettings(
+        partition=partition,
+        account=account,
+        region=region,
         forge_role_prefix=prefix,
         forge_role_arns=role_arns,
         work_bucket=work,
-        access_logs_bucket=logs,
+    )
+
+
+def _check_more_compute(
+    extra: object, setting: str, partition: str, granted: set[str]
+) -> ComputeSettings:
+    """Check a further compute account given as a ComputeAccount."""
+    if not isinstance(extra, ComputeAccount):
+        raise ConfigError(setting, extra, "a ComputeAccount")
+    account = check_account(extra.account, f"{setting}.account")
+    region_partition = partition_of_region(str(extra.region), f"{setting}.region")
+    if region_partition != partition:
+        raise ConfigError(
+            f"{setting}.region",
+            extra.region,
+            f"a region in the same partition as the other accounts ({partition})",
+        )
+    return _check_compute(
+        account,
+        str(extra.region),
+        partition,
+        extra.forge_role_prefix,
+        extra.forge_role_arns,
+        extra.work_bucket,
+        granted,
+        setting_prefix=f"{setting}.",
     )

@@ -12,13 +12,20 @@ from constructs_lib import policies
 from constructs_lib.compute_stack import ComputeStack, Grantee, grantee_kind
 from constructs_lib.config import (
     DEFAULT_FORGE_ROLE_PREFIX,
+    DEFAULT_MAX_MANAGED_POLICIES,
     AccessSettings,
     BucketGrant,
+    ComputeAccount,
     ConfigError,
     validate_settings,
 )
 from constructs_lib.platform_config import PlatformComputeEnvironment, validate_platform
-from constructs_lib.storage_stack import StorageStack
+from constructs_lib.storage_stack import StorageStack, plan_storage_stacks
+
+
+def _numbered(name: str, number: int) -> str:
+    """The first stack keeps ``name``; further ones are ``name-2``, ``name-3``, ..."""
+    return name if number == 0 else f"{name}-{number + 1}"
 
 
 def _environment_value(env: object, field: str, setting: str) -> object:
@@ -46,6 +53,8 @@ def check_options(
     work_bucket: str | None = None,
     access_logs_bucket: str | None = None,
     platform: PlatformComputeEnvironment | None = None,
+    compute_accounts: Sequence[ComputeAccount] = (),
+    max_managed_policies: int = DEFAULT_MAX_MANAGED_POLICIES,
 ) -> tuple[AccessSettings, PlatformComputeEnvironment | None]:
     """Validate every option of CrossAccountBucketAccess; raise ConfigError on the first bad one."""
     settings = validate_settings(
@@ -58,9 +67,14 @@ def check_options(
         forge_role_arns=forge_role_arns,
         work_bucket=work_bucket,
         access_logs_bucket=access_logs_bucket,
+        compute_accounts=compute_accounts,
+        max_managed_policies=max_managed_policies,
     )
     for index, grantee in enumerate(attach_to):
         grantee_kind(grantee, f"attach_to[{index}]")
+    for index, extra in enumerate(compute_accounts):
+        for number, grantee in enumerate(extra.attach_to):
+            grantee_kind(grantee, f"compute_accounts[{index}].attach_to[{number}]")
     policies.check_limits(settings)
     return settings, None if platform is None else validate_platform(platform)
 
@@ -109,6 +123,8 @@ class CrossAccountBucketAccess(Construct):
         work_bucket: str | None = None,
         access_logs_bucket: str | None = None,
         platform: PlatformComputeEnvironment | None = None,
+        compute_accounts: Sequence[ComputeAccount] = (),
+        max_managed_policies: int = DEFAULT_MAX_MANAGED_POLICIES,
         compute_stack_name: str | None = None,
         storage_stack_name: str | None = None,
     ) -> None:
@@ -122,29 +138,55 @@ class CrossAccountBucketAccess(Construct):
             work_bucket=work_bucket,
             access_logs_bucket=access_logs_bucket,
             platform=platform,
+            compute_accounts=compute_accounts,
+            max_managed_policies=max_managed_policies,
         )
         check_buckets_unclaimed(scope, self.settings)
         super().__init__(scope, construct_id)
-        self.storage_stack = StorageStack(
-            self,
-            "Storage",
-            settings=self.settings,
-            env=storage_env,
-            stack_name=storage_stack_name or f"{construct_id}-Storage",
-            description=f"Bucket policies that admit Seqera Platform Forge roles of account "
-            f"{self.settings.compute_account}",
-        )
-        self.compute_stack = ComputeStack(
-            self,
-            "Compute",
-            settings=self.settings,
-            attach_to=attach_to,
-            platform=checked_platform,
-            env=compute_env,
-            stack_name=compute_stack_name or f"{construct_id}-Compute",
-            description=f"s3-write policy for Seqera Platform Forge roles reaching buckets in "
-            f"account {self.settings.storage_account}",
-        )
+        plan = plan_storage_stacks(self.settings)
+        self.storage_stacks = [
+            StorageStack(
+                self,
+                "Storage" if number == 0 else f"Storage{number + 1}",
+                settings=self.settings,
+                grants=grants,
+                env=storage_env,
+                stack_name=_numbered(storage_stack_name or f"{construct_id}-Storage", number),
+                description="Bucket policies that admit Seqera Platform Forge roles of account(s) "
+                + ", ".join(c.account for c in self.settings.computes),
+            )
+            for number, grants in enumerate(plan)
+        ]
+        self.storage_stack = self.storage_stacks[0]
+        self.compute_stacks = [
+            ComputeStack(
+                self,
+                "Compute",
+                settings=self.settings,
+                attach_to=attach_to,
+                platform=checked_platform,
+                env=compute_env,
+                stack_name=compute_stack_name or f"{construct_id}-Compute",
+                description=f"s3-write policy for Seqera Platform Forge roles reaching buckets "
+                f"in account {self.settings.storage_account}",
+            )
+        ]
+        for extra, compute in zip(compute_accounts, self.settings.more_compute, strict=True):
+            self.compute_stacks.append(
+                ComputeStack(
+                    self,
+                    f"Compute{compute.account}",
+                    settings=self.settings,
+                    compute=compute,
+                    attach_to=extra.attach_to,
+                    env=cdk.Environment(account=compute.account, region=compute.region),
+                    stack_name=f"{compute_stack_name or f'{construct_id}-Compute'}-"
+                    f"{compute.account}",
+                    description=f"s3-write policy for Seqera Platform Forge roles reaching "
+                    f"buckets in account {self.settings.storage_account}",
+                )
+            )
+        self.compute_stack = self.compute_stacks[0]
         self.s3_write_policy = self.compute_stack.s3_write_policy
         self.platform_compute_env = self.compute_stack.platform_compute_env
 

@@ -6,13 +6,17 @@ be printed, sized and tested without synthesizing anything. The stacks only plac
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from constructs_lib.config import (
     CONSTRUCT_BUCKET_POLICY_SIDS,
+    MAX_MANAGED_POLICIES_QUOTA,
     AccessSettings,
+    ComputeSettings,
     ConfigError,
     ValidGrant,
 )
@@ -31,8 +35,9 @@ OBJECT_WRITE_ACTIONS = (
     "s3:PutObjectTagging",
 )
 KMS_READ_ACTIONS = ("kms:Decrypt",)
-WORK_BUCKET_SID = "WorkBucket"
 KMS_WRITE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+BUCKET_POLICY_LIMIT = 20 * 1024
+MANAGED_POLICY_LIMIT = 6144
 
 _DNS_SUFFIX = {
     "aws": "amazonaws.com",
@@ -127,68 +132,207 @@ def _grant_statements(
     return [*bucket_statements, objects]
 
 
-def _unique_sids(names: list[str], reserved: tuple[str, ...]) -> list[str]:
-    """Sid fragments for each bucket, numbered where two names would give the same one."""
-    sids: list[str] = list(reserved)
-    for name in names:
-        sid = statement_id(name)
-        candidate, number = sid, 2
-        while candidate in sids:
-            candidate, number = f"{sid}{number}", number + 1
-        sids.append(candidate)
-    return sids[len(reserved) :]
-
-
 def kms_identity_statement(settings: AccessSettings, grant: ValidGrant, sid: str) -> Statement:
-    """The compute account's half of a KMS grant: use the bucket's key, only through S3.
+    """The compute account's half of one bucket's KMS grant: use its key, only through S3.
 
     An existing key is named by its full ARN. A key the storage stack creates has no ARN known
     at synth time in the other account, so the statement names the storage account's keys and
     narrows them to the key's alias with ``kms:ResourceAliases``; the key policy in B, which
-    names this account, is the other half that both must allow.
+    names the compute accounts, is the other half that both must allow.
     """
+    (statement,) = _kms_statements(settings, [grant], sid)
+    return statement
+
+
+def _key_region(settings: AccessSettings, grant: ValidGrant) -> str:
     if grant.kms_key_arn is not None:
-        region = grant.kms_key_arn.split(":")[3]
-        resource = grant.kms_key_arn
-        condition: dict[str, Any] = {
-            "StringEquals": {"kms:ViaService": s3_service_principal(settings.partition, region)}
-        }
-    else:
-        region = settings.storage_region
-        resource = f"arn:{settings.partition}:kms:{region}:{settings.storage_account}:key/*"
-        condition = {
-            "StringEquals": {"kms:ViaService": s3_service_principal(settings.partition, region)},
-            "ForAnyValue:StringEquals": {"kms:ResourceAliases": settings.alias_name(grant)},
-        }
-    return {
-        "Sid": f"{sid}Key",
-        "Effect": "Allow",
-        "Action": one_or_many(kms_actions(grant.read_only)),
-        "Resource": resource,
-        "Condition": condition,
-    }
+        return grant.kms_key_arn.split(":")[3]
+    return settings.storage_region
 
 
-def s3_write_policy_document(settings: AccessSettings) -> Document:
-    """The compute account's s3-write policy: every granted bucket, the work bucket, and keys."""
-    sids = _unique_sids([grant.name for grant in settings.grants], reserved=(WORK_BUCKET_SID,))
-    statements: list[Statement] = []
-    for grant, sid in zip(settings.grants, sids, strict=True):
-        statements += _grant_statements(
-            settings.partition, grant.name, grant.prefixes, grant.read_only, sid
-        )
+def _kms_statements(
+    settings: AccessSettings, grants: list[ValidGrant], sid: str
+) -> list[Statement]:
+    """KMS grants for ``grants``, merged where actions and conditions are equal."""
+    groups: dict[tuple[bool, str, bool], list[ValidGrant]] = {}
+    for grant in grants:
         if grant.uses_kms:
-            statements.append(kms_identity_statement(settings, grant, sid))
-    if settings.work_bucket is not None:
-        statements += _grant_statements(
-            settings.partition, settings.work_bucket, (), False, WORK_BUCKET_SID
+            key = (grant.read_only, _key_region(settings, grant), grant.kms_key_arn is None)
+            groups.setdefault(key, []).append(grant)
+    statements: list[Statement] = []
+    for number, ((read_only, region, created), members) in enumerate(groups.items(), start=1):
+        via_s3 = {"kms:ViaService": s3_service_principal(settings.partition, region)}
+        if created:
+            resource: str | list[str] = (
+                f"arn:{settings.partition}:kms:{region}:{settings.storage_account}:key/*"
+            )
+            aliases = one_or_many([settings.alias_name(grant) for grant in members])
+            condition = {
+                "StringEquals": via_s3,
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": aliases},
+            }
+        else:
+            resource = one_or_many(sorted({str(grant.kms_key_arn) for grant in members}))
+            condition = {"StringEquals": via_s3}
+        statements.append(
+            {
+                "Sid": sid if len(groups) == 1 else f"{sid}{number}",
+                "Effect": "Allow",
+                "Action": one_or_many(kms_actions(read_only)),
+                "Resource": resource,
+                "Condition": condition,
+            }
         )
+    return statements
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One bucket in an s3-write policy: a granted bucket, or the compute account's work bucket."""
+
+    name: str
+    prefixes: tuple[str, ...]
+    read_only: bool
+    grant: ValidGrant | None
+
+
+def _entries(settings: AccessSettings, compute: ComputeSettings) -> list[_Entry]:
+    entries = [_Entry(g.name, g.prefixes, g.read_only, g) for g in settings.grants]
+    if compute.work_bucket is not None:
+        entries.append(_Entry(compute.work_bucket, (), False, None))
+    return entries
+
+
+def _identity_document(settings: AccessSettings, entries: list[_Entry]) -> Document:
+    """A compact s3-write document: buckets that need the same statement share it."""
+    partition = settings.partition
+    statements: list[Statement] = []
+    whole = [bucket_arn(partition, e.name) for e in entries if not e.prefixes]
+    if whole:
+        statements.append(
+            {
+                "Sid": "ListBuckets",
+                "Effect": "Allow",
+                "Action": list(BUCKET_ACTIONS),
+                "Resource": one_or_many(whole),
+            }
+        )
+    prefix_groups: dict[tuple[str, ...], list[str]] = {}
+    for entry in entries:
+        if entry.prefixes:
+            prefix_groups.setdefault(entry.prefixes, []).append(bucket_arn(partition, entry.name))
+    if prefix_groups:
+        statements.append(
+            {
+                "Sid": "LocatePrefixedBuckets",
+                "Effect": "Allow",
+                "Action": "s3:GetBucketLocation",
+                "Resource": one_or_many([arn for arns in prefix_groups.values() for arn in arns]),
+            }
+        )
+    for number, (prefixes, arns) in enumerate(prefix_groups.items(), start=1):
+        statements.append(
+            {
+                "Sid": f"ListPrefixes{number}",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": one_or_many(arns),
+                "Condition": {"StringLike": {"s3:prefix": list_prefix_patterns(prefixes)}},
+            }
+        )
+    for read_only, sid in ((False, "ReadWriteObjects"), (True, "ReadObjects")):
+        objects = [
+            arn
+            for e in entries
+            if e.read_only == read_only
+            for arn in object_arns(partition, e.name, e.prefixes)
+        ]
+        if objects:
+            statements.append(
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Action": object_actions(read_only),
+                    "Resource": one_or_many(objects),
+                }
+            )
+    grants = [entry.grant for entry in entries if entry.grant is not None]
+    statements += _kms_statements(settings, grants, "UseBucketKeys")
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
+def s3_write_policy_document(
+    settings: AccessSettings, compute: ComputeSettings | None = None
+) -> Document:
+    """A compute account's whole s3-write policy: every granted bucket, its work bucket, keys.
+
+    This is the policy as one document; ``s3_write_policy_documents`` splits it to fit IAM.
+    """
+    return _identity_document(settings, _entries(settings, compute or settings.primary))
+
+
+def _group_of(name: str, count: int) -> int:
+    """A bucket's policy number: a hash, so adding a bucket moves no other bucket."""
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % count
+
+
+def s3_write_policy_documents(
+    settings: AccessSettings, compute: ComputeSettings | None = None
+) -> dict[int, Document]:
+    """The s3-write policy split into managed policies within IAM's size limit, by number.
+
+    The same input always gives the same split, and each bucket's policy number depends only
+    on its name and the number of policies, so a deploy moves no grant needlessly.
+    """
+    compute = compute or settings.primary
+    entries = _entries(settings, compute)
+    whole = _identity_document(settings, entries)
+    if compact_size(whole) <= MANAGED_POLICY_LIMIT:
+        return {0: whole}
+    count = -(-compact_size(whole) // MANAGED_POLICY_LIMIT)
+    while count <= settings.max_managed_policies:
+        groups: dict[int, list[_Entry]] = {}
+        for entry in entries:
+            groups.setdefault(_group_of(entry.name, count), []).append(entry)
+        documents = {
+            number: _identity_document(settings, groups[number]) for number in sorted(groups)
+        }
+        if all(compact_size(d) <= MANAGED_POLICY_LIMIT for d in documents.values()):
+            return documents
+        count += 1
+    raise _too_many_policies(settings, compute, entries, compact_size(whole))
+
+
+def _too_many_policies(
+    settings: AccessSettings, compute: ComputeSettings, entries: list[_Entry], size: int
+) -> ConfigError:
+    """Name the limit, the size reached and the first grant past what the quota holds."""
+    budget = settings.max_managed_policies * MANAGED_POLICY_LIMIT
+    reached, culprit = 0, entries[-1]
+    for entry in entries:
+        reached += compact_size(_identity_document(settings, [entry]))
+        if reached > budget:
+            culprit = entry
+            break
+    return ConfigError(
+        "max_managed_policies",
+        settings.max_managed_policies,
+        f"enough managed policies of {MANAGED_POLICY_LIMIT} characters for the s3-write policy "
+        f"of compute account {compute.account}: its {len(entries)} buckets need {size} "
+        f"characters, and bucket {culprit.name!r} is the first past "
+        f"{settings.max_managed_policies} policies; raise the IAM quota (up to "
+        f"{MAX_MANAGED_POLICIES_QUOTA}) and this setting, or grant fewer prefixes",
+    )
+
+
 def principal_condition(settings: AccessSettings) -> dict[str, Any]:
-    """The condition that narrows account A to its Forge roles (and any named roles)."""
+    """The condition that narrows the compute accounts to their Forge (and named) roles."""
     return {"ArnLike": {"aws:PrincipalArn": one_or_many(list(settings.principal_patterns))}}
+
+
+def account_principal(settings: AccessSettings) -> dict[str, str | list[str]]:
+    """The fixed principals of the compute accounts: never public, never past them."""
+    return {"AWS": one_or_many(list(settings.account_principals))}
 
 
 def deny_insecure_transport(partition: str, bucket: str) -> Statement:
@@ -219,7 +363,7 @@ def bucket_policy_document(settings: AccessSettings, grant: ValidGrant) -> Docum
         statements.append(
             {
                 **statement,
-                "Principal": {"AWS": settings.compute_account_principal},
+                "Principal": account_principal(settings),
                 "Condition": condition,
             }
         )
@@ -234,15 +378,11 @@ def bucket_policy_document(settings: AccessSettings, grant: ValidGrant) -> Docum
 
 def key_policy_statement(settings: AccessSettings, grant: ValidGrant) -> Statement:
     """The key-policy statement in B that lets A's Forge roles use the bucket's key via S3."""
-    region = (
-        grant.kms_key_arn.split(":")[3]
-        if grant.kms_key_arn is not None
-        else settings.storage_region
-    )
+    region = _key_region(settings, grant)
     return {
         "Sid": "ForgeRolesUseKeyThroughS3",
         "Effect": "Allow",
-        "Principal": {"AWS": settings.compute_account_principal},
+        "Principal": account_principal(settings),
         "Action": one_or_many(kms_actions(grant.read_only)),
         "Resource": "*",
         "Condition": {
@@ -257,10 +397,6 @@ def compact_size(document: Document) -> int:
     return len(json.dumps(document, separators=(",", ":")))
 
 
-BUCKET_POLICY_LIMIT = 20 * 1024
-MANAGED_POLICY_LIMIT = 6144
-
-
 def check_limits(settings: AccessSettings) -> None:
     """Refuse, before synth, documents that AWS would reject at deploy time for their size."""
     for index, grant in enumerate(settings.grants):
@@ -272,11 +408,5 @@ def check_limits(settings: AccessSettings) -> None:
                 f"a bucket policy within S3's limit of {BUCKET_POLICY_LIMIT} bytes; this grant "
                 f"makes {size} (fewer prefixes, role ARNs or kept statements)",
             )
-    size = compact_size(s3_write_policy_document(settings))
-    if size > MANAGED_POLICY_LIMIT:
-        raise ConfigError(
-            "buckets",
-            f"{len(settings.grants)} grants",
-            f"an s3-write policy within IAM's limit of {MANAGED_POLICY_LIMIT} characters; "
-            f"these grants make {size}",
-        )
+    for compute in settings.computes:
+        s3_write_policy_documents(settings, compute)

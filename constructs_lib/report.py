@@ -1,29 +1,33 @@
 """The access report: who may reach each bucket, in Markdown, for a security reviewer.
 
 Pure Python (no CDK import): the report is read off the same documents the stacks deploy
-(``policies``), so it says what the policies say. Every table row is one claim, written in a
-fixed shape (decision, who, actions in code spans, resources in code spans, conditions in code
-spans) so that a test can check each row against an IAM policy evaluator.
+(``policies``), so it says what the policies say. A request from a compute account to the
+storage account needs both accounts' allow, so each Allow row holds what the bucket (or key)
+policy and the s3-write policy both allow. Every table row is one claim in a fixed shape
+(decision, who, then actions, resources and conditions in code spans), so that a test can
+check each row with an IAM policy evaluator.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from constructs_lib import policies
-from constructs_lib.config import AccessSettings, ValidGrant
+from constructs_lib.config import AccessSettings, ComputeSettings, ValidGrant
 
 REPORT_FILE = "access-report.md"
 
 ADMITTED = "admitted principals"
 EVERYONE = "everyone"
-S3_WRITE_HOLDERS = "principals of the compute account with the s3-write policy"
+S3_WRITE_HOLDERS = "principals of this account with the s3-write policy"
 
-# Not granted by any statement, so denied to the admitted principals; named because each
-# would let a caller change who can reach the data, or destroy it beyond recovery.
+# Granted by no statement, so denied to the admitted principals; named because each would let
+# a caller change who can reach the data, or destroy it beyond recovery.
 NOTABLE_BUCKET_ACTIONS = (
     "s3:DeleteBucket",
     "s3:DeleteBucketPolicy",
@@ -70,14 +74,6 @@ def _as_tuple(value: str | list[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _is(key: str, value: str) -> str:
-    return f"{_code(key)} is {_code(value)}"
-
-
-def _matches(key: str, patterns: Sequence[str]) -> str:
-    return f"{_code(key)} matches " + " or ".join(_code(pattern) for pattern in patterns)
-
-
 def _condition_clauses(condition: dict[str, Any]) -> tuple[str, ...]:
     """The clauses of a statement's condition, leaving out the principal condition."""
     clauses: list[str] = []
@@ -86,11 +82,11 @@ def _condition_clauses(condition: dict[str, Any]) -> tuple[str, ...]:
             if key == "aws:PrincipalArn":
                 continue
             if operator == "StringLike":
-                clauses.append(_matches(key, _as_tuple(value)))
+                clauses.append(f"{_code(key)} matches " + " or ".join(map(_code, _as_tuple(value))))
             elif operator == "ForAnyValue:StringEquals":
                 clauses.append(f"{_code(key)} includes {_codes(_as_tuple(value))}")
             else:
-                clauses.append(" or ".join(_is(key, v) for v in _as_tuple(value)))
+                clauses.append(" or ".join(f"{_code(key)} is {_code(v)}" for v in _as_tuple(value)))
     return tuple(clauses)
 
 
@@ -102,67 +98,75 @@ def _without_principal(condition: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _granted_actions(
-    statement: policies.Statement, other_side: Sequence[policies.Statement]
+def _allows(
+    statements: Sequence[policies.Statement],
+    action: str,
+    resource: str,
+    condition: dict[str, Any],
+) -> bool:
+    """Whether an Allow statement covers ``action`` on ``resource`` under ``condition``."""
+    return any(
+        statement["Effect"] == "Allow"
+        and any(fnmatchcase(action, pattern) for pattern in _as_tuple(statement["Action"]))
+        and any(fnmatchcase(resource, pattern) for pattern in _as_tuple(statement["Resource"]))
+        and _without_principal(statement.get("Condition", {})) == condition
+        for statement in statements
+    )
+
+
+def _both_allow(
+    statement: policies.Statement, identity: Sequence[policies.Statement]
 ) -> tuple[str, ...]:
-    """Actions both accounts allow: ``statement``'s, where the other side names the same
-    resources under the same (non-principal) conditions."""
-    resources = _as_tuple(statement["Resource"])
+    """The actions of a bucket or key policy statement the s3-write policy also allows, on
+    every resource of the statement and under the same conditions."""
     condition = _without_principal(statement.get("Condition", {}))
-    others = {
-        action
-        for other in other_side
-        if _as_tuple(other["Resource"]) == resources
-        and _without_principal(other.get("Condition", {})) == condition
-        for action in _as_tuple(other["Action"])
-    }
-    return tuple(sorted(set(_as_tuple(statement["Action"])) & others))
+    return tuple(
+        sorted(
+            action
+            for action in _as_tuple(statement["Action"])
+            if all(
+                _allows(identity, action, resource, condition)
+                for resource in _as_tuple(statement["Resource"])
+            )
+        )
+    )
 
 
 def _s3_rows(
     settings: AccessSettings, grant: ValidGrant, identity: Sequence[policies.Statement]
 ) -> list[_Row]:
     bucket_policy = policies.bucket_policy_document(settings, grant)["Statement"]
-    allows = [statement for statement in bucket_policy if statement["Effect"] == "Allow"]
+    kept = [statement for statement in bucket_policy if statement in grant.existing_statements]
     rows: list[_Row] = []
     granted: set[str] = set()
-    for statement in allows:
-        actions = _granted_actions(statement, identity)
+    for statement in bucket_policy:
+        if statement["Effect"] != "Allow" or statement in kept:
+            continue
+        actions = _both_allow(statement, identity)
+        granted.update(actions)
         if actions:
-            granted.update(actions)
+            clauses = _condition_clauses(statement.get("Condition", {}))
             rows.append(
-                _Row(
-                    "Allow",
-                    ADMITTED,
-                    actions,
-                    _as_tuple(statement["Resource"]),
-                    only_if=_condition_clauses(statement.get("Condition", {})),
-                )
+                _Row("Allow", ADMITTED, actions, _as_tuple(statement["Resource"]), only_if=clauses)
             )
     location = policies.bucket_arn(settings.partition, grant.name)
     everything = f"{location}/*"
-    granted_objects = policies.object_arns(settings.partition, grant.name, grant.prefixes)
-    object_actions = tuple(sorted(granted - set(policies.BUCKET_ACTIONS)))
     if grant.prefixes:
         patterns = policies.list_prefix_patterns(grant.prefixes)
-        rows.append(
-            _Row(
-                "Deny",
-                ADMITTED,
-                ("s3:ListBucket",),
-                (location,),
-                only_if=(f"{_code('s3:prefix')} is absent or matches none of {_codes(patterns)}",),
-            )
-        )
-        rows.append(_Row("Deny", ADMITTED, object_actions, (everything,), tuple(granted_objects)))
-    bucket_denied = tuple(sorted(set(NOTABLE_BUCKET_ACTIONS) - granted))
-    object_denied = tuple(
-        sorted((set(policies.OBJECT_WRITE_ACTIONS) | set(NOTABLE_OBJECT_ACTIONS)) - granted)
-    )
-    rows.append(_Row("Deny", ADMITTED, bucket_denied, (location,)))
-    rows.append(_Row("Deny", ADMITTED, object_denied, (everything,)))
+        outside = f"{_code('s3:prefix')} is absent or matches none of {_codes(patterns)}"
+        object_actions = tuple(sorted(granted - set(policies.BUCKET_ACTIONS)))
+        granted_objects = policies.object_arns(settings.partition, grant.name, grant.prefixes)
+        rows += [
+            _Row("Deny", ADMITTED, ("s3:ListBucket",), (location,), only_if=(outside,)),
+            _Row("Deny", ADMITTED, object_actions, (everything,), tuple(granted_objects)),
+        ]
+    object_denied = set(policies.OBJECT_WRITE_ACTIONS) | set(NOTABLE_OBJECT_ACTIONS)
+    rows += [
+        _Row("Deny", ADMITTED, tuple(sorted(set(NOTABLE_BUCKET_ACTIONS) - granted)), (location,)),
+        _Row("Deny", ADMITTED, tuple(sorted(object_denied - granted)), (everything,)),
+    ]
     for statement in bucket_policy:
-        if statement["Effect"] == "Deny":
+        if statement["Effect"] == "Deny" and statement not in kept:
             rows.append(
                 _Row(
                     "Deny",
@@ -175,18 +179,37 @@ def _s3_rows(
     return rows
 
 
+def _key_sharers(settings: AccessSettings, grant: ValidGrant) -> list[ValidGrant]:
+    """The grants whose buckets use ``grant``'s key: itself, and those naming the same
+    existing key (a created key is one bucket's own)."""
+    return [
+        other
+        for other in settings.grants
+        if other is grant
+        or (grant.kms_key_arn is not None and other.kms_key_arn == grant.kms_key_arn)
+    ]
+
+
 def _kms_rows(settings: AccessSettings, grant: ValidGrant) -> list[_Row]:
-    identity = policies.kms_identity_statement(settings, grant, "Key")
-    key_policy = policies.key_policy_statement(settings, grant)
+    """KMS permissions belong to the key: for a key that several buckets share, what their
+    key policy statements and their parts of the s3-write policy both allow."""
+    sharers = _key_sharers(settings, grant)
+    identity = [policies.kms_identity_statement(settings, other, "Key") for other in sharers]
+    key_policy = [policies.key_policy_statement(settings, other) for other in sharers]
     actions = tuple(
-        sorted(set(_as_tuple(identity["Action"])) & set(_as_tuple(key_policy["Action"])))
+        sorted(
+            {action for statement in identity for action in _as_tuple(statement["Action"])}
+            & {action for statement in key_policy for action in _as_tuple(statement["Action"])}
+        )
     )
-    resources = _as_tuple(identity["Resource"])
-    both = _condition_clauses(key_policy["Condition"]) + _condition_clauses(identity["Condition"])
-    clauses = tuple(dict.fromkeys(both))
-    via_s3 = identity["Condition"]["StringEquals"]["kms:ViaService"]
+    own_identity, own_key_policy = identity[sharers.index(grant)], key_policy[sharers.index(grant)]
+    resources = _as_tuple(own_identity["Resource"])
+    clauses = _condition_clauses(own_key_policy["Condition"]) + _condition_clauses(
+        own_identity["Condition"]
+    )
+    via_s3 = own_identity["Condition"]["StringEquals"]["kms:ViaService"]
     rows = [
-        _Row("Allow", ADMITTED, actions, resources, only_if=clauses),
+        _Row("Allow", ADMITTED, actions, resources, only_if=tuple(dict.fromkeys(clauses))),
         _Row(
             "Deny",
             ADMITTED,
@@ -206,34 +229,34 @@ def _table(rows: Iterable[_Row]) -> list[str]:
 
 
 def _principals_section(settings: AccessSettings) -> list[str]:
-    a, b = _code(settings.compute_account), _code(settings.storage_account)
-    patterns = " or ".join(_code(pattern) for pattern in settings.principal_patterns)
-    lines = [
-        "## Principals",
-        "",
-        "| Principal | Access to the buckets of B |",
-        "|---|---|",
-        f"| Roles of {a} whose ARN matches {patterns}, and their sessions, with the s3-write "
-        "policy attached | as the bucket tables below list |",
-    ]
-    if settings.forge_role_prefix is not None:
-        path_example = f"{settings.forge_role_prefix}-team/any-name"
+    accounts = " and ".join(_code(compute.account) for compute in settings.computes)
+    b = _code(settings.storage_account)
+    lines = ["## Principals", "", "| Principal | Access to the buckets of B |", "|---|---|"]
+    for compute in settings.computes:
+        a = _code(compute.account)
+        patterns = " or ".join(_code(pattern) for pattern in compute.principal_patterns)
         lines.append(
-            f"| Roles of {a} under a path that starts with {_code(settings.forge_role_prefix)} "
-            f"(`*` matches `/` too, so `role/{path_example}` matches), with the s3-write "
-            "policy attached | as the bucket tables below list |"
+            f"| Roles of {a} whose ARN matches {patterns}, and their sessions, with the "
+            f"s3-write policy of {a} attached | as the bucket tables below list |"
         )
+        if compute.forge_role_prefix is not None:
+            example = f"role/{compute.forge_role_prefix}-team/any-name"
+            lines.append(
+                f"| Roles of {a} under a path that starts with "
+                f"{_code(compute.forge_role_prefix)} (`*` matches `/` too, so {_code(example)} "
+                f"matches), with the s3-write policy of {a} attached | as the bucket tables "
+                "below list |"
+            )
     lines += [
-        f"| The same roles when no IAM policy in {a} allows the request | none |",
-        f"| Every other role and every user of {a}, whatever its IAM policies | none |",
+        "| The same roles when no IAM policy of their account allows the request | none |",
+        f"| Every other role and every user of {accounts}, whatever its IAM policies | none |",
         "| Principals of any other account, whatever their IAM policies | none |",
         "| Anonymous requests | none |",
         f"| Principals of {b} | none from this construct: only what their own IAM policies "
         f"in {b} allow |",
         "",
-        f"A session of a role (`arn:{settings.partition}:sts::{settings.compute_account}:"
-        "assumed-role/<role>/<session>`) is admitted as the role: the bucket policies test "
-        "`aws:PrincipalArn`, which is the role's ARN.",
+        "A role's session (`arn:<partition>:sts::<account>:assumed-role/<role>/<session>`) is "
+        "admitted as the role: the policies test `aws:PrincipalArn`, which is the role's ARN.",
     ]
     return lines
 
@@ -243,7 +266,6 @@ def _bucket_section(
 ) -> list[str]:
     mode = "read-only" if grant.read_only else "read-write"
     origin = "created by the storage stack" if grant.create else "an existing bucket"
-    lines = [f"## Bucket `{grant.name}` ({mode})", ""]
     facts = [f"In {_code(settings.storage_account)}, {origin}."]
     if grant.prefixes:
         facts.append(f"Granted key prefixes: {_codes(p + '/' for p in grant.prefixes)}.")
@@ -261,65 +283,88 @@ def _bucket_section(
             "the statement the storage stack prints as output `KeyPolicyStatement`; until then "
             "the admitted principals cannot read or write objects encrypted with it."
         )
+    others = [other.name for other in _key_sharers(settings, grant) if other is not grant]
+    if others:
+        facts.append(
+            f"The same key encrypts {_codes(others)}: KMS permissions belong to the key, so its "
+            "rows are the union of those buckets' KMS grants (the bucket policy alone decides "
+            "what may be written here)."
+        )
     rows = _s3_rows(settings, grant, identity)
     if grant.uses_kms:
         rows += _kms_rows(settings, grant)
-    return [*lines, " ".join(facts), "", *_table(rows)]
+    lines = [f"## Bucket `{grant.name}` ({mode})", "", " ".join(facts), "", *_table(rows)]
+    if grant.existing_statements:
+        lines += [
+            "",
+            "Kept from the bucket's existing policy, as given and not analysed here; they may "
+            "admit principals the tables above do not list:",
+            "",
+            "```json",
+            json.dumps(list(grant.existing_statements), indent=2),
+            "```",
+        ]
+    return lines
 
 
 def _work_bucket_section(
-    settings: AccessSettings, work_bucket: str, identity: Sequence[policies.Statement]
+    settings: AccessSettings, compute: ComputeSettings, work_bucket: str
 ) -> list[str]:
-    locations = {
-        policies.bucket_arn(settings.partition, work_bucket),
-        *policies.object_arns(settings.partition, work_bucket),
-    }
-    rows = [
-        _Row("Allow", S3_WRITE_HOLDERS, _as_tuple(s["Action"]), _as_tuple(s["Resource"]))
-        for s in identity
-        if set(_as_tuple(s["Resource"])) <= locations
-    ]
+    identity = policies.s3_write_policy_document(settings, compute)["Statement"]
+    location = policies.bucket_arn(settings.partition, work_bucket)
+    rows = []
+    for resource, candidates in (
+        (location, policies.BUCKET_ACTIONS),
+        (f"{location}/*", policies.object_actions(read_only=False)),
+    ):
+        actions = tuple(a for a in sorted(candidates) if _allows(identity, a, resource, {}))
+        rows.append(_Row("Allow", S3_WRITE_HOLDERS, actions, (resource,)))
+    a = _code(compute.account)
     return [
-        f"## Work bucket `{work_bucket}` (in the compute account)",
+        f"## Work bucket `{work_bucket}` (in {a})",
         "",
         f"Same account as the callers: the s3-write policy alone grants this, to whichever role, "
-        f"user or group of {_code(settings.compute_account)} it is attached to, Forge or not. "
-        "The work bucket's own bucket policy is not managed by this construct.",
+        f"user or group of {a} it is attached to, Forge or not. The work bucket's own bucket "
+        "policy is not managed by this construct.",
         "",
         *_table(rows),
     ]
 
 
 def _settings_report(settings: AccessSettings) -> list[str]:
-    a, b = _code(settings.compute_account), _code(settings.storage_account)
+    accounts = " and ".join(_code(compute.account) for compute in settings.computes)
+    b = _code(settings.storage_account)
+    principals = " and ".join(_code(p) for p in settings.account_principals)
     lines = [
-        f"# Access report: buckets of {b} for Seqera Platform in {a}",
+        f"# Access report: buckets of {b} for Seqera Platform in {accounts}",
         "",
-        f"Read off the policies the construct deploys: the s3-write managed policy in the compute "
-        f"account A ({a}, {_code(settings.compute_region)}), a bucket policy on each bucket of "
-        f"the storage account B ({b}, {_code(settings.storage_region)}) and the key policies of "
-        f"the KMS keys. Partition {_code(settings.partition)}.",
+        f"Read off the policies the construct deploys: the s3-write managed policy in each "
+        f"compute account ({accounts}), a bucket policy on each bucket of the storage account "
+        f"B ({b}, {_code(settings.storage_region)}) and the key policies of the KMS keys. "
+        f"Partition {_code(settings.partition)}.",
         "",
-        "A request from A to a bucket of B is allowed only when both accounts allow it: an IAM "
-        "policy in A (the s3-write policy, once attached to the role) and B's bucket policy, "
-        "plus the key policy for encrypted objects. Whatever IAM policies A attaches, B admits "
-        "no more than the Allow rows below. Every table row is one claim, checked by the "
-        "project's tests with an IAM policy evaluator; what no Allow row grants is denied.",
+        "A request from a compute account to a bucket of B is allowed only when both accounts "
+        "allow it: an IAM policy in the compute account (the s3-write policy, once attached to "
+        "the role) and B's bucket policy, plus the key policy for encrypted objects. Whatever "
+        "IAM policies a compute account attaches, B admits no more than the Allow rows below. "
+        "Every table row is one claim, checked by the project's tests with an IAM policy "
+        "evaluator; what no Allow row grants is denied.",
         "",
         *_principals_section(settings),
     ]
     identity = policies.s3_write_policy_document(settings)["Statement"]
     for grant in settings.grants:
         lines += ["", *_bucket_section(settings, grant, identity)]
-    if settings.work_bucket is not None:
-        lines += ["", *_work_bucket_section(settings, settings.work_bucket, identity)]
+    for compute in settings.computes:
+        if compute.work_bucket is not None:
+            lines += ["", *_work_bucket_section(settings, compute, compute.work_bucket)]
     lines += [
         "",
         "## Block Public Access",
         "",
-        f"Every Allow statement of the bucket policies names the fixed principal "
-        f"{_code(settings.compute_account_principal)}, so S3 Block Public Access does not count "
-        "them as public: turning on RestrictPublicBuckets changes none of the decisions above.",
+        f"Every Allow statement the construct writes into the bucket policies names the fixed "
+        f"principal {principals}, so S3 Block Public Access does not count them as public: "
+        "turning on RestrictPublicBuckets changes none of the decisions above.",
         "",
         "## Not covered",
         "",
@@ -332,7 +377,7 @@ def _settings_report(settings: AccessSettings) -> list[str]:
 
 
 def access_report(settings: AccessSettings | Sequence[AccessSettings]) -> str:
-    """The Markdown access report for one compute/storage account pair, or several."""
+    """The Markdown access report for one construct's settings, or several constructs'."""
     every = [settings] if isinstance(settings, AccessSettings) else list(settings)
     lines: list[str] = []
     for index, one in enumerate(every):

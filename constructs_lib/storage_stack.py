@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any, cast
 
 import aws_cdk as cdk
@@ -22,6 +24,45 @@ ACCESS_LOG_LOOP_REASON = (
 )
 
 
+# CloudFormation's quotas per stack, less what every storage stack may hold besides grants
+# (CDK metadata, the access-log bucket and its policy).
+STACK_RESOURCE_BUDGET = 500 - 3
+STACK_OUTPUT_BUDGET = 200
+
+
+def _stack_load(grant: ValidGrant) -> tuple[int, int]:
+    """Resources and outputs one grant adds to a storage stack."""
+    resources = 1 + int(grant.create) + 2 * int(grant.create_kms_key)
+    return resources, int(grant.kms_key_arn is not None)
+
+
+def plan_storage_stacks(settings: AccessSettings) -> list[tuple[ValidGrant, ...]]:
+    """Spread the grants over as few storage stacks as CloudFormation's quotas allow.
+
+    A grant's stack depends only on its bucket name (a hash) and the number of stacks, so the
+    same input gives the same plan, and adding a bucket moves no other while the count holds.
+    """
+    loads = [_stack_load(grant) for grant in settings.grants]
+    count = max(
+        1,
+        -(-sum(r for r, _ in loads) // STACK_RESOURCE_BUDGET),
+        -(-sum(o for _, o in loads) // STACK_OUTPUT_BUDGET),
+    )
+    while True:
+        stacks: list[list[ValidGrant]] = [[] for _ in range(count)]
+        for grant in settings.grants:
+            digest = hashlib.sha256(grant.name.encode()).hexdigest()
+            stacks[int(digest, 16) % count].append(grant)
+        totals = [[_stack_load(g) for g in stack] for stack in stacks]
+        if all(
+            sum(r for r, _ in t) <= STACK_RESOURCE_BUDGET
+            and sum(o for _, o in t) <= STACK_OUTPUT_BUDGET
+            for t in totals
+        ):
+            return [tuple(stack) for stack in stacks]
+        count += 1
+
+
 class StorageStack(cdk.Stack):
     """The storage account's half: each bucket gets a policy that admits A's Forge roles.
 
@@ -30,7 +71,13 @@ class StorageStack(cdk.Stack):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: AccessSettings, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: AccessSettings,
+        grants: Sequence[ValidGrant] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
@@ -38,7 +85,7 @@ class StorageStack(cdk.Stack):
         self.bucket_policies: dict[str, s3.CfnBucketPolicy] = {}
         self.keys: dict[str, kms.IKey] = {}
         self._access_logs: s3.IBucket | None = None
-        for grant in settings.grants:
+        for grant in settings.grants if grants is None else grants:
             self._add_grant(grant)
 
     def _add_grant(self, grant: ValidGrant) -> None:
@@ -70,9 +117,6 @@ class StorageStack(cdk.Stack):
                 ),
                 value=json.dumps(policies.key_policy_statement(self.settings, grant)),
             )
-        cdk.CfnOutput(
-            scope, "BucketArn", value=policies.bucket_arn(self.settings.partition, grant.name)
-        )
 
     def _key_for(self, scope: Construct, grant: ValidGrant) -> kms.IKey | None:
         if grant.kms_key_arn is not None:

@@ -48,13 +48,13 @@ def test_whole_bucket_grant_lists_the_bucket_and_reads_and_writes_every_object()
     document = s3_write_policy_document(settings_for(BucketGrant("data-b")))
     assert document["Statement"] == [
         {
-            "Sid": "DataBBucket",
+            "Sid": "ListBuckets",
             "Effect": "Allow",
             "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
             "Resource": "arn:aws:s3:::data-b",
         },
         {
-            "Sid": "DataBObjects",
+            "Sid": "ReadWriteObjects",
             "Effect": "Allow",
             "Action": WRITE_ACTIONS,
             "Resource": "arn:aws:s3:::data-b/*",
@@ -66,7 +66,7 @@ def test_prefixed_grant_lists_only_inside_each_prefix_and_reaches_only_its_objec
     document = s3_write_policy_document(
         settings_for(BucketGrant("data-b", prefixes=("runs/2024/", "refs")))
     )
-    listing, location, objects = document["Statement"]
+    location, listing, objects = document["Statement"]
     assert listing["Action"] == "s3:ListBucket"
     assert listing["Condition"] == {
         "StringLike": {"s3:prefix": ["runs/2024/", "runs/2024/*", "refs/", "refs/*"]}
@@ -78,22 +78,40 @@ def test_prefixed_grant_lists_only_inside_each_prefix_and_reaches_only_its_objec
 
 def test_read_only_grant_has_no_write_action() -> None:
     document = s3_write_policy_document(settings_for(BucketGrant("data-b", read_only=True)))
+    assert document["Statement"][1]["Sid"] == "ReadObjects"
     assert document["Statement"][1]["Action"] == ["s3:GetObject", "s3:GetObjectTagging"]
 
 
 def test_work_bucket_is_added_read_write_as_the_walkthrough_says() -> None:
     document = s3_write_policy_document(settings_for(BucketGrant("data-b"), work_bucket="work-a"))
-    work = [s for s in document["Statement"] if s["Sid"].startswith("WorkBucket")]
-    assert [s["Resource"] for s in work] == ["arn:aws:s3:::work-a", "arn:aws:s3:::work-a/*"]
-    assert work[1]["Action"] == WRITE_ACTIONS
+    listing, objects = document["Statement"]
+    assert listing["Resource"] == ["arn:aws:s3:::data-b", "arn:aws:s3:::work-a"]
+    assert objects["Resource"] == ["arn:aws:s3:::data-b/*", "arn:aws:s3:::work-a/*"]
+    assert objects["Action"] == WRITE_ACTIONS
 
 
-def test_statement_ids_stay_unique_when_bucket_names_differ_only_in_punctuation() -> None:
+def test_buckets_that_need_the_same_statement_share_it() -> None:
     document = s3_write_policy_document(
-        settings_for(BucketGrant("data-b"), BucketGrant("data.b"), BucketGrant("work-bucket"))
+        settings_for(
+            BucketGrant("data-b"),
+            BucketGrant("data.b"),
+            BucketGrant("runs-b", prefixes=("runs",)),
+            BucketGrant("more-runs-b", prefixes=("runs",)),
+            BucketGrant("other-runs-b", prefixes=("other",)),
+        )
     )
     sids = [statement["Sid"] for statement in document["Statement"]]
-    assert len(sids) == len(set(sids))
+    assert sids == [
+        "ListBuckets",
+        "LocatePrefixedBuckets",
+        "ListPrefixes1",
+        "ListPrefixes2",
+        "ReadWriteObjects",
+    ]
+    assert document["Statement"][2]["Resource"] == [
+        "arn:aws:s3:::runs-b",
+        "arn:aws:s3:::more-runs-b",
+    ]
 
 
 def test_existing_key_is_granted_by_full_arn_and_only_through_s3() -> None:
@@ -101,7 +119,7 @@ def test_existing_key_is_granted_by_full_arn_and_only_through_s3() -> None:
         settings_for(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN))
     )
     assert document["Statement"][-1] == {
-        "Sid": "DataBKey",
+        "Sid": "UseBucketKeys",
         "Effect": "Allow",
         "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
         "Resource": EXISTING_KEY_ARN,
