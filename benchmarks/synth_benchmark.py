@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Synthesis cost at scale: each scenario in its own process, one table at the end.
+
+Run with ``make benchmark`` (or ``.venv/bin/python benchmarks/synth_benchmark.py``). Each row
+is a fresh Python process that builds the app (with cdk-nag, as app.py does) and synthesizes
+it; the parent measures its wall time and samples the memory of the process tree (Python and
+its jsii Node.js child) every 20 ms. The floor is a bare CDK app with one bucket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS: list[tuple[str, int, int]] = [
+    ("floor", 1, 0),
+    ("construct", 1, 1),
+    ("construct", 10, 1),
+    ("construct", 100, 1),
+    ("construct", 300, 1),
+    ("construct", 1000, 1),
+    ("construct", 100, 5),
+    ("construct", 100, 20),
+    ("construct", 1000, 20),
+]
+
+
+def run_scenario(kind: str, buckets: int, accounts: int, outdir: str) -> dict[str, Any]:
+    """Build and synthesize one scenario in this process; return what the table needs."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    import aws_cdk as cdk
+    from aws_cdk import aws_s3 as s3
+    from cdk_nag import AwsSolutionsChecks
+
+    from constructs_lib import BucketGrant, ComputeAccount, CrossAccountBucketAccess
+    from constructs_lib.policies import compact_size
+
+    app = cdk.App(outdir=outdir)
+    if kind == "floor":
+        s3.Bucket(cdk.Stack(app, "Floor"), "Bucket")
+        app.synth()
+        return {"bucket_policy": 0, "managed_policy": 0, "policies_per_principal": 0, "stacks": 1}
+    env = cdk.Environment(account="111111111111", region="eu-west-1")
+    access = CrossAccountBucketAccess(
+        app,
+        "Bench",
+        compute_env=env,
+        storage_env=cdk.Environment(account="222222222222", region="eu-west-1"),
+        buckets=[BucketGrant(f"bench-bucket-{n:04d}") for n in range(buckets)],
+        compute_accounts=[
+            ComputeAccount(account=f"{300000000000 + n:012d}", region="eu-west-1")
+            for n in range(1, accounts)
+        ],
+        max_managed_policies=20,
+    )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    assembly = app.synth()
+    largest: dict[str, int] = {"AWS::S3::BucketPolicy": 0, "AWS::IAM::ManagedPolicy": 0}
+    for stack in assembly.stacks:
+        for resource in stack.template["Resources"].values():
+            if resource["Type"] in largest:
+                size = compact_size(resource["Properties"]["PolicyDocument"])
+                largest[resource["Type"]] = max(largest[resource["Type"]], size)
+    most_resources = max(len(stack.template["Resources"]) for stack in assembly.stacks)
+    return {
+        "bucket_policy": largest["AWS::S3::BucketPolicy"],
+        "managed_policy": largest["AWS::IAM::ManagedPolicy"],
+        "policies_per_principal": max(len(s.s3_write_policies) for s in access.compute_stacks),
+        "stacks": len(assembly.stacks),
+        "most_resources": most_resources,
+    }
+
+
+def _tree_rss_kib(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants, from /proc."""
+    total, pending = 0, [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        total += next(
+            (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")),
+            0,
+        )
+        pending += [int(child) for child in children]
+    return total
+
+
+def measure(kind: str, buckets: int, accounts: int) -> dict[str, Any]:
+    """Run one scenario in a child process; its wall time, peak memory and figures."""
+    with tempfile.TemporaryDirectory() as outdir:
+        command = [
+            sys.executable,
+            __file__,
+            "--scenario",
+            kind,
+            str(buckets),
+            str(accounts),
+            outdir,
+        ]
+        start = time.perf_counter()
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, _tree_rss_kib(child.pid))
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - start
+        output = child.stdout.read() if child.stdout else ""
+        if child.returncode != 0:
+            raise SystemExit(f"scenario {kind} {buckets}x{accounts} failed")
+        figures: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return {"seconds": elapsed, "peak_mib": peak / 1024, **figures}
+
+
+def main() -> None:
+    """Run every scenario, or one (``--scenario``, used by the parent), and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenario", nargs=4, metavar=("KIND", "BUCKETS", "ACCOUNTS", "OUT"))
+    arguments = parser.parse_args()
+    if arguments.scenario:
+        kind, buckets, accounts, outdir = arguments.scenario
+        print(json.dumps(run_scenario(kind, int(buckets), int(accounts), outdir)))
+        return
+    print(
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+    header = (
+        "| app | buckets | compute accounts | wall s | x floor | peak MiB | largest bucket "
+        "policy (B) | largest managed policy (chars) | policies per principal | stacks | "
+        "most resources in a stack |"
+    )
+    print(header)
+    print("|---" * 11 + "|")
+    floor = None
+    for kind, buckets, accounts in SCENARIOS:
+        row = measure(kind, buckets, accounts)
+        floor = floor or row["seconds"]
+        print(
+            f"| {kind} | {buckets} | {accounts or '-'} | {row['seconds']:.1f} | "
+            f"{row['seconds'] / floor:.2f} | {row['peak_mib']:.0f} | {row['bucket_policy']} | "
+            f"{row['managed_policy']} | {row['policies_per_principal']} | {row['stacks']} | "
+            f"{row.get('most_resources', '-')} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,610 @@
+"""Custom-resource handlers that keep a Seqera Platform compute environment (CE) in step with
+CloudFormation, for aws_cdk.custom_resources.Provider.
+
+``on_event`` starts the change and returns at once; ``is_complete`` polls Platform until the
+change is done. The CE's physical id is its Platform id.
+
+A CE's allowed buckets cannot change after creation, so any change to its configuration needs
+a new CE, made while the old one still exists. CE names are unique per workspace, so the CE is
+named ``<name>-<first 8 hex of sha256 of its configuration>``. Create and Update adopt a live
+CE that already has that name instead of making another, which makes retried creates and
+rolled-back updates safe: they find the CE an earlier attempt made.
+
+The access token is read from Secrets Manager on every invocation and is never logged,
+returned or put in an exception.
+"""
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import boto3
+from client import (
+    AuthError,
+    ConflictError,
+    DeadlineError,
+    JsonObject,
+    NotFoundError,
+    Pacing,
+    PlatformClient,
+    PlatformError,
+)
+
+LOGGER = logging.getLogger("seqera.platform")
+LOGGER.setLevel(logging.INFO)
+# At DEBUG botocore logs response bodies, and GetSecretValue's body is the token. Lambda's
+# log-level setting can put the root logger at DEBUG, so botocore is held at INFO here.
+logging.getLogger("botocore").setLevel(logging.INFO)
+
+# Replaced by the tests with a virtual clock; the Lambda uses real time.
+PACING = Pacing()
+
+# Stop calling Platform this long before the Lambda times out (at most; a quarter of the
+# remaining time when that is shorter), so a failure is still reported by the handler.
+DEADLINE_MARGIN_SECONDS = 10.0
+NAME_MAX_LENGTH = 100  # ComputeEnv.name maxLength in the Seqera OpenAPI spec
+HASH_LENGTH = 8
+BASE_NAME_MAX_LENGTH = NAME_MAX_LENGTH - HASH_LENGTH - 1
+DEFAULT_FORGE_ROLE_PREFIX = "TowerForge"
+GOING = frozenset({"DELETING", "DELETED"})
+FAILED = frozenset({"ERRORED", "INVALID"})
+# Platform ids are short and alphanumeric; CloudFormation invents ids with dashes when a
+# Create never reported back.
+PLATFORM_ID = re.compile(r"[A-Za-z0-9]{1,22}")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+# Fields on_event returns for is_complete (the Provider passes them on).
+WATCH_FIELD = "PlatformComputeEnvId"  # the CE to wait for; "" = nothing to wait for
+CREATED_FIELD = "PlatformCreated"  # True when this event created the CE
+
+
+class LambdaContext(Protocol):
+    """The part of the Lambda context the handlers use."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class DataLinkSpec:
+    """A Data Explorer data link to register with the CE's credentials."""
+
+    name: str
+    resource_ref: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Properties:
+    """The custom resource's properties, parsed and checked (CloudFormation sends strings)."""
+
+    api_url: str
+    workspace_id: str | None
+    token_secret: str
+    forge_role_prefix: str
+    retain_on_delete: bool
+    data_links: tuple[DataLinkSpec, ...]
+    compute_env: JsonObject
+
+    @property
+    def base_name(self) -> str:
+        """The CE name the construct chose, before the configuration hash."""
+        name: str = self.compute_env["name"]
+        return name
+
+    @property
+    def config_hash(self) -> str:
+        """First 8 hex of the sha256 of the canonical JSON of the CE without name and
+        description: equal hashes mean the CE can be changed in place."""
+        config = {k: v for k, v in self.compute_env.items() if k not in ("name", "description")}
+        canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:HASH_LENGTH]
+
+    @property
+    def compute_env_name(self) -> str:
+        """The CE's name in Platform."""
+        return f"{self.base_name}-{self.config_hash}"
+
+    @property
+    def description(self) -> str:
+        """The CE's description; empty when there is none."""
+        description = self.compute_env.get("description")
+        return description if isinstance(description, str) else ""
+
+    @property
+    def credentials_id(self) -> str:
+        """The Platform credentials the CE (and its data links) use."""
+        credentials_id = self.compute_env.get("credentialsId")
+        return credentials_id if isinstance(credentials_id, str) else ""
+
+    @property
+    def location(self) -> tuple[str, str | None]:
+        """Where the CE lives: a change here means a CE elsewhere."""
+        return self.api_url, self.workspace_id
+
+
+def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Start a Create, Update or Delete; returns the physical id for is_complete."""
+    request_type = event["RequestType"]
+    props = parse_properties(event.get("ResourceProperties") or {})
+    LOGGER.info("%s of %s (%s)", request_type, event.get("LogicalResourceId"), props.location)
+    platform = _connect(props, context)
+    if request_type == "Create":
+        return _create(platform, props)
+    if request_type == "Update":
+        old = parse_properties(event.get("OldResourceProperties") or {})
+        return _update(platform, props, old, event["PhysicalResourceId"])
+    if request_type == "Delete":
+        return _delete(platform, props, event["PhysicalResourceId"])
+    raise ValueError(f"Unknown RequestType {request_type!r}")
+
+
+def is_complete(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Poll: done when the CE is AVAILABLE (Create, Update) or gone (Delete)."""
+    request_type = event["RequestType"]
+    compute_env_id = str(event.get(WATCH_FIELD, event["PhysicalResourceId"]))
+    if request_type == "Delete" and not compute_env_id:
+        return {"IsComplete": True}
+    props = parse_properties(event.get("ResourceProperties") or {})
+    platform = _connect(props, context)
+    try:
+        if request_type == "Delete":
+            return {"IsComplete": _is_gone(platform, compute_env_id)}
+        return _await_available(platform, props, event, compute_env_id)
+    except DeadlineError as err:
+        LOGGER.warning("Platform did not answer in time, polling again later: %s", err)
+        return {"IsComplete": False}
+
+
+def parse_properties(raw: Mapping[str, Any]) -> Properties:
+    """Check the resource properties; a ValueError names the property that is wrong."""
+    api_url = _required(raw, "ApiUrl").rstrip("/")
+    parts = urlsplit(api_url)
+    if not parts.hostname or not (
+        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+    ):
+        raise ValueError(
+            f"ApiUrl must be an https URL such as https://api.cloud.seqera.io or "
+            f"https://<host>/api, got {api_url!r}"
+        )
+    workspace_id = str(raw.get("WorkspaceId") or "").strip()
+    if workspace_id and not workspace_id.isdigit():
+        raise ValueError(
+            f"WorkspaceId must be a numeric workspace id or empty, got {workspace_id!r}"
+        )
+    retain = str(raw.get("RetainOnDelete") or "false").strip().lower()
+    if retain not in ("true", "false"):
+        raise ValueError(f"RetainOnDelete must be 'true' or 'false', got {retain!r}")
+    compute_env = _json(raw, "ComputeEnvironment", "{}")
+    if not isinstance(compute_env, dict) or not isinstance(compute_env.get("config"), dict):
+        raise ValueError("ComputeEnvironment must be a JSON object with a config object")
+    name = compute_env.get("name")
+    if not isinstance(name, str) or not name or len(name) > BASE_NAME_MAX_LENGTH:
+        raise ValueError(
+            f"ComputeEnvironment name must be 1 to {BASE_NAME_MAX_LENGTH} characters (the "
+            f"handler appends '-<{HASH_LENGTH} hex>' and Platform allows {NAME_MAX_LENGTH}), "
+            f"got {name!r}"
+        )
+    props = Properties(
+        api_url=api_url,
+        workspace_id=workspace_id or None,
+        token_secret=_required(raw, "TokenSecret"),
+        forge_role_prefix=str(raw.get("ForgeRolePrefix") or DEFAULT_FORGE_ROLE_PREFIX),
+        retain_on_delete=retain == "true",
+        data_links=_data_links(_json(raw, "DataLinks", "[]")),
+        compute_env=compute_env,
+    )
+    if props.data_links and not props.credentials_id:
+        raise ValueError("DataLinks need ComputeEnvironment credentialsId to register them with")
+    return props
+
+
+def _required(raw: Mapping[str, Any], key: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"Property {key} is required")
+    return value.strip()
+
+
+def _json(raw: Mapping[str, Any], key: str, default: str) -> Any:
+    text = raw.get(key)
+    try:
+        return json.loads(text if isinstance(text, str) and text.strip() else default)
+    except ValueError as err:
+        raise ValueError(f"Property {key} is not valid JSON: {err}") from None
+
+
+def _data_links(value: Any) -> tuple[DataLinkSpec, ...]:
+    if not isinstance(value, list):
+        raise ValueError("DataLinks must be a JSON list")
+    links = []
+    for item in value:
+        name = item.get("name") if isinstance(item, dict) else None
+        ref = item.get("resourceRef") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name or not isinstance(ref, str):
+            raise ValueError(f"Each DataLinks entry needs a name and a resourceRef, got {item!r}")
+        if not ref.startswith("s3://") or len(ref) <= len("s3://"):
+            raise ValueError(f"DataLinks resourceRef must be s3://bucket[/prefix], got {ref!r}")
+        description = item.get("description")
+        links.append(DataLinkSpec(name, ref, description if isinstance(description, str) else ""))
+    if len({link.name for link in links}) != len(links):
+        raise ValueError("DataLinks names must be unique")
+    return tuple(links)
+
+
+def _connect(props: Properties, context: LambdaContext) -> PlatformClient:
+    """A client whose retries end a margin before the Lambda would time out."""
+    remaining = context.get_remaining_time_in_millis() / 1000
+    deadline = PACING.clock() + remaining - min(DEADLINE_MARGIN_SECONDS, remaining / 4)
+    token = _read_token(props.token_secret)
+    return PlatformClient(props.api_url, token, props.workspace_id, deadline, pacing=PACING)
+
+
+def _read_token(secret_id: str) -> str:
+    """The access token: the secret's SecretString, as is."""
+    answer = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)
+    token = answer.get("SecretString")
+    if not isinstance(token, str) or not token.strip():
+        raise ValueError(
+            f"Secret {secret_id} has no SecretString; store the Seqera Platform access token "
+            "as the secret's plain-text value"
+        )
+    return token.strip()
+
+
+# Create and Update
+
+
+def _create(platform: PlatformClient, props: Properties) -> dict[str, Any]:
+    compute_env_id, created = _ensure_compute_env(platform, props)
+    return {
+        "PhysicalResourceId": compute_env_id,
+        WATCH_FIELD: compute_env_id,
+        CREATED_FIELD: created,
+    }
+
+
+def _update(
+    platform: PlatformClient, props: Properties, old: Properties, physical_id: str
+) -> dict[str, Any]:
+    """Same place and configuration: rename in place. Otherwise a (new or adopted) CE named
+    for the new configuration; a different id makes CloudFormation delete the old CE."""
+    if props.location == old.location and props.config_hash == old.config_hash:
+        current = _describe(platform, physical_id)
+        if current is not None and _status(current) not in GOING:
+            _rename(platform, physical_id, current, props)
+            return {
+                "PhysicalResourceId": physical_id,
+                WATCH_FIELD: physical_id,
+                CREATED_FIELD: False,
+            }
+        LOGGER.warning("Compute environment %s is gone from Platform; replacing it", physical_id)
+    compute_env_id, created = _ensure_compute_env(platform, props)
+    if compute_env_id != physical_id:
+        LOGGER.info(
+            "Replacing %s with %s; CloudFormation deletes the old one", physical_id, compute_env_id
+        )
+    return {
+        "PhysicalResourceId": compute_env_id,
+        WATCH_FIELD: compute_env_id,
+        CREATED_FIELD: created,
+    }
+
+
+def _rename(
+    platform: PlatformClient, compute_env_id: str, current: JsonObject, props: Properties
+) -> None:
+    """PUT the new name and description when they differ from Platform's."""
+    wanted = (props.compute_env_name, props.description)
+    if (_text(current, "name"), _text(current, "description")) == wanted:
+        LOGGER.info("Compute environment %s needs no change", compute_env_id)
+        return
+    LOGGER.info("Renaming compute environment %s to %s", compute_env_id, wanted[0])
+    platform.update_compute_env(compute_env_id, name=wanted[0], description=wanted[1])
+
+
+def _ensure_compute_env(platform: PlatformClient, props: Properties) -> tuple[str, bool]:
+    """The id of the live CE named for ``props``, adopted or newly created; and whether it
+    was created now."""
+    name = props.compute_env_name
+    found = _find_live(platform, name)
+    if found is not None:
+        LOGGER.info("Adopting compute environment %s (%s), which already exists", name, found)
+        return found, False
+    try:
+        platform.validate_compute_env_name(name)
+    except ConflictError as err:
+        raise PlatformError(
+            f"The compute environment name {name} is taken in {platform.workspace_label} by a "
+            f"compute environment that is not live (Platform says: {err.platform_message}). "
+            "If it is being deleted, retry once it is gone.",
+            status=err.status,
+            platform_message=err.platform_message,
+        ) from err
+    body = {**props.compute_env, "name": name}
+    try:
+        compute_env_id = platform.create_compute_env(body)
+    except PlatformError as err:
+        found = _find_live(platform, name) if err.status in (400, 409) else None
+        if found is None:
+            raise
+        LOGGER.info("Create answered %s, but %s exists: adopting %s", err.status, name, found)
+        return found, False
+    LOGGER.info("Created compute environment %s (%s)", name, compute_env_id)
+    return compute_env_id, True
+
+
+def _await_available(
+    platform: PlatformClient, props: Properties, event: Mapping[str, Any], compute_env_id: str
+) -> dict[str, Any]:
+    """Complete once the CE is AVAILABLE and its data links are in place. A CE this event
+    created is deleted if the event fails: CloudFormation would never delete it."""
+    try:
+        compute_env = _describe(platform, compute_env_id)
+        if compute_env is None:
+            raise PlatformError(
+                f"Compute environment {compute_env_id} no longer exists in "
+                f"{platform.workspace_label}; it was deleted while CloudFormation waited for it"
+            )
+        status = _status(compute_env)
+        if status in FAILED or status in GOING:
+            message = _text(compute_env, "message") or "Platform gave no message"
+            raise PlatformError(
+                f"Seqera Platform reports compute environment {_text(compute_env, 'name')} "
+                f"({compute_env_id}) as {status}: {message}",
+                platform_message=_text(compute_env, "message") or None,
+            )
+        if status != "AVAILABLE":
+            LOGGER.info("Compute environment %s is %s", compute_env_id, status or "without status")
+            return {"IsComplete": False}
+        old_raw = event.get("OldResourceProperties")
+        old = parse_properties(old_raw) if old_raw else None
+        link_ids = _sync_data_links(platform, props, old)
+    except DeadlineError:
+        raise
+    except Exception:
+        if event.get(CREATED_FIELD):
+            _discard(platform, compute_env_id)
+        raise
+    instance_role, fargate_role = _role_names(compute_env, compute_env_id, props.forge_role_prefix)
+    return {
+        "IsComplete": True,
+        "Data": {
+            "ComputeEnvId": compute_env_id,
+            "ComputeEnvName": _text(compute_env, "name") or props.compute_env_name,
+            "InstanceRoleName": instance_role,
+            "FargateRoleName": fargate_role,
+            "DataLinkIds": ",".join(link_ids),
+        },
+    }
+
+
+def _discard(platform: PlatformClient, compute_env_id: str) -> None:
+    """Best effort: delete a CE this event created, so a retry can reuse its name."""
+    try:
+        platform.delete_compute_env(compute_env_id)
+        LOGGER.warning(
+            "Deleted compute environment %s, which this failed event created", compute_env_id
+        )
+    except PlatformError as err:
+        LOGGER.error("Could not delete compute environment %s: %s", compute_env_id, err)
+
+
+def _role_names(compute_env: JsonObject, compute_env_id: str, prefix: str) -> tuple[str, str]:
+    """Names of the Forge instance and Fargate roles: from forgedResources when Platform lists
+    them (one-key maps such as {"IamRole": "arn:...:role/<name>"}), else by Forge's naming."""
+    names = {
+        "InstanceRole": f"{prefix}-{compute_env_id}-InstanceRole",
+        "FargateRole": f"{prefix}-{compute_env_id}-FargateRole",
+    }
+    config = compute_env.get("config")
+    forged = config.get("forgedResources") if isinstance(config, dict) else None
+    found: dict[str, str] = {}
+    # The instance role often appears only as its instance profile, which Forge names alike.
+    for kind in ("IamInstanceProfile", "IamRole"):
+        for entry in forged if isinstance(forged, list) else []:
+            value = entry.get(kind) if isinstance(entry, dict) else None
+            if not isinstance(value, str):
+                continue
+            name = value.rsplit("/", 1)[-1]
+            for role in names:
+                if name.endswith(f"-{compute_env_id}-{role}"):
+                    found[role] = name
+    merged = {**names, **found}
+    return merged["InstanceRole"], merged["FargateRole"]
+
+
+# Delete
+
+
+def _delete(platform: PlatformClient, props: Properties, physical_id: str) -> dict[str, Any]:
+    """Delete the CE and the data links it registered. A CE with running jobs (409) is
+    retained when RetainOnDelete is true; otherwise the Delete fails and says why."""
+    done = {"PhysicalResourceId": physical_id, WATCH_FIELD: ""}
+    target = physical_id
+    if not PLATFORM_ID.fullmatch(physical_id):
+        # CloudFormation invented this id because a Create never reported back; the CE
+        # that Create started, if any, carries the deterministic name.
+        found = _find_live(platform, props.compute_env_name)
+        if found is None:
+            LOGGER.info("Physical id %s is not a Platform id and no CE has its name", physical_id)
+            return done
+        LOGGER.info("Physical id %s is not a Platform id; by name it is %s", physical_id, found)
+        target = found
+    compute_env = _describe(platform, target)
+    if compute_env is None or _status(compute_env) == "DELETED":
+        LOGGER.info("Compute environment %s is already gone", target)
+        _remove_data_links(platform, props, target)
+        return done
+    if _status(compute_env) != "DELETING":
+        try:
+            platform.delete_compute_env(target)
+        except NotFoundError:
+            LOGGER.info("Compute environment %s is already gone", target)
+        except ConflictError as err:
+            again = _describe(platform, target)
+            if again is not None and _status(again) not in GOING:
+                if not props.retain_on_delete:
+                    raise PlatformError(
+                        f"Seqera Platform refused to delete compute environment "
+                        f"{_text(compute_env, 'name')} ({target}) in {platform.workspace_label} "
+                        f"because jobs are still running (HTTP 409: {err.platform_message}). "
+                        "Let the jobs finish or cancel them, then retry; or set RetainOnDelete "
+                        "to true to leave the compute environment in Platform when "
+                        "CloudFormation deletes it.",
+                        status=err.status,
+                        platform_message=err.platform_message,
+                    ) from err
+                LOGGER.warning(
+                    "Retained compute environment %s (%s): jobs are running (%s) and "
+                    "RetainOnDelete is true; delete it in Platform when they are done",
+                    _text(compute_env, "name"),
+                    target,
+                    err.platform_message,
+                )
+                return done
+    LOGGER.info("Deleting compute environment %s", target)
+    _remove_data_links(platform, props, target)
+    return {**done, WATCH_FIELD: target}
+
+
+def _is_gone(platform: PlatformClient, compute_env_id: str) -> bool:
+    compute_env = _describe(platform, compute_env_id)
+    if compute_env is None or _status(compute_env) == "DELETED":
+        return True
+    LOGGER.info("Compute environment %s is %s", compute_env_id, _status(compute_env))
+    return False
+
+
+# Data links
+
+
+def _sync_data_links(
+    platform: PlatformClient, props: Properties, old: Properties | None
+) -> list[str]:
+    """Remove the links an update dropped, then create or adopt the wanted ones; their ids."""
+    if old is not None and old.location == props.location:
+        wanted = {(link.name, link.resource_ref) for link in props.data_links}
+        for link in old.data_links:
+            if (link.name, link.resource_ref) not in wanted:
+                _delete_links(platform, link)
+    return [_ensure_link(platform, props, link) for link in props.data_links]
+
+
+def _ensure_link(platform: PlatformClient, props: Properties, link: DataLinkSpec) -> str:
+    same, other = _find_links(platform, link)
+    if same:
+        LOGGER.info("Adopting data link %s (%s)", link.name, same[0])
+        return same[0]
+    if other:
+        raise PlatformError(
+            f"A data link named {link.name} already exists in {platform.workspace_label} for "
+            f"another location than {link.resource_ref}; rename the data link or remove that one"
+        )
+    try:
+        created = platform.create_data_link(
+            name=link.name,
+            resource_ref=link.resource_ref,
+            description=link.description,
+            credentials_id=props.credentials_id,
+        )
+    except PlatformError as err:
+        same = _find_links(platform, link)[0] if err.status in (400, 409) else []
+        if not same:
+            raise
+        return same[0]
+    link_id = str(created["id"])
+    LOGGER.info("Created data link %s (%s)", link.name, link_id)
+    return link_id
+
+
+def _remove_data_links(
+    platform: PlatformClient, props: Properties, compute_env_id: str | None
+) -> None:
+    """Delete the resource's data links, unless another live CE of the same base name (the
+    one that replaced this CE, or that a rollback returned to) still uses them."""
+    if not props.data_links:
+        return
+    family = re.compile(re.escape(props.base_name) + f"-[0-9a-f]{{{HASH_LENGTH}}}")
+    heirs = [
+        _text(compute_env, "name")
+        for compute_env in platform.list_compute_envs()
+        if family.fullmatch(_text(compute_env, "name"))
+        and compute_env.get("id") != compute_env_id
+        and _status(compute_env) not in GOING
+    ]
+    if heirs:
+        LOGGER.info("Keeping data links: %s uses them now", ", ".join(heirs))
+        return
+    for link in props.data_links:
+        _delete_links(platform, link)
+
+
+def _delete_links(platform: PlatformClient, link: DataLinkSpec) -> None:
+    for link_id in _find_links(platform, link)[0]:
+        try:
+            platform.delete_data_link(link_id)
+            LOGGER.info("Deleted data link %s (%s)", link.name, link_id)
+        except NotFoundError:
+            LOGGER.info("Data link %s (%s) is already gone", link.name, link_id)
+
+
+def _find_links(platform: PlatformClient, link: DataLinkSpec) -> tuple[list[str], list[str]]:
+    """Ids of the data links named like ``link``: those with its resourceRef, and others."""
+    same: list[str] = []
+    other: list[str] = []
+    for found in platform.list_data_links(search=link.name):
+        link_id = found.get("id")
+        if _text(found, "name") != link.name or not isinstance(link_id, str):
+            continue
+        matches = _text(found, "resourceRef").rstrip("/") == link.resource_ref.rstrip("/")
+        (same if matches else other).append(link_id)
+    return same, other
+
+
+# Reading Platform's answers
+
+
+def _describe(platform: PlatformClient, compute_env_id: str) -> JsonObject | None:
+    """The CE, or None when it does not exist. Platform answers 403 rather than 404 for ids
+    it does not know, so a 403 counts as "gone" when the workspace's list (readable with the
+    same token) does not have the id; otherwise the 403 stands."""
+    try:
+        return platform.describe_compute_env(compute_env_id)
+    except NotFoundError:
+        return None
+    except AuthError as err:
+        if err.status != 403:
+            raise
+        listed = any(ce.get("id") == compute_env_id for ce in platform.list_compute_envs())
+        if listed:
+            raise
+        LOGGER.info("Platform answered 403 for %s, which it does not list: gone", compute_env_id)
+        return None
+
+
+def _find_live(platform: PlatformClient, name: str) -> str | None:
+    """The id of the CE called ``name`` that is not being deleted, if there is one."""
+    for compute_env in platform.list_compute_envs():
+        compute_env_id = compute_env.get("id")
+        if (
+            _text(compute_env, "name") == name
+            and _status(compute_env) not in GOING
+            and isinstance(compute_env_id, str)
+        ):
+            return compute_env_id
+    return None
+
+
+def _status(compute_env: JsonObject) -> str:
+    return _text(compute_env, "status").upper()
+
+
+def _text(obj: JsonObject, key: str) -> str:
+    """A string field; empty when missing, null or not a string."""
+    value = obj.get(key)
+    return value if isinstance(value, str) else ""
