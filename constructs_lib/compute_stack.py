@@ -11,7 +11,7 @@ from constructs import Construct
 
 from constructs_lib import policies
 from constructs_lib.config import AccessSettings, ComputeSettings, ConfigError
-from constructs_lib.nag import acknowledge
+from constructs_lib.nag import acknowledge_all
 from constructs_lib.platform_config import PlatformComputeEnvironment
 from constructs_lib.platform_resource import PlatformComputeEnvironmentResource
 
@@ -108,13 +108,16 @@ class ComputeStack(cdk.Stack):
     @staticmethod
     def _acknowledge_wildcards(policy: iam.ManagedPolicy, document: policies.Document) -> None:
         """Acknowledge IAM5 for each object pattern and created-key pattern, one by one."""
+        findings: list[tuple[str, str]] = []
         for statement in document["Statement"]:
             resources = statement["Resource"]
             for resource in resources if isinstance(resources, list) else [resources]:
                 if resource.endswith("/*") and ":s3:::" in resource:
-                    reason = OBJECT_WILDCARD_REASON
+                    findings.append(
+                        (f"AwsSolutions-IAM5[Resource::{resource}]", OBJECT_WILDCARD_REASON)
+                    )
                 elif resource.endswith(":key/*"):
-                    reason = KEY_WILDCARD_REASON
-                else:
-                    continue
-                acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+                    findings.append(
+                        (f"AwsSolutions-IAM5[Resource::{resource}]", KEY_WILDCARD_REASON)
+                    )
+        acknowledge_all(policy, findings)

@@ -88,7 +88,7 @@ def check_buckets_unclaimed(scope: Construct, settings: AccessSettings) -> None:
         name: stack.node.path
         for stack in scope.node.root.node.find_all()
         if isinstance(stack, StorageStack)
-        for name in stack.buckets
+        for name in stack.bucket_names
     }
     for index, grant in enumerate(settings.grants):
         if grant.name in claimed:

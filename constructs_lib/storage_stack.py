@@ -81,30 +81,45 @@ class StorageStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
-        self.buckets: dict[str, s3.IBucket] = {}
+        self.grants = tuple(settings.grants if grants is None else grants)
+        self.created_buckets: dict[str, s3.Bucket] = {}
+        self._imported_buckets: dict[str, s3.IBucket] = {}
         self.bucket_policies: dict[str, s3.CfnBucketPolicy] = {}
         self.keys: dict[str, kms.IKey] = {}
         self._access_logs: s3.IBucket | None = None
-        for grant in settings.grants if grants is None else grants:
+        for grant in self.grants:
             self._add_grant(grant)
+
+    @property
+    def bucket_names(self) -> tuple[str, ...]:
+        """The buckets whose policy this stack writes."""
+        return tuple(grant.name for grant in self.grants)
+
+    def bucket(self, name: str) -> s3.IBucket:
+        """The bucket ``name``: the one created here, or an existing one imported by name."""
+        if name in self.created_buckets:
+            return self.created_buckets[name]
+        if name not in self.bucket_names:
+            raise KeyError(f"{name} is not granted in {self.node.path}")
+        if name not in self._imported_buckets:
+            scope = cast(Construct, self.node.find_child(name))
+            self._imported_buckets[name] = s3.Bucket.from_bucket_name(scope, "Bucket", name)
+        return self._imported_buckets[name]
 
     def _add_grant(self, grant: ValidGrant) -> None:
         scope = Construct(self, grant.name)
         key = self._key_for(scope, grant)
-        if grant.create:
-            bucket: s3.IBucket = self._create_bucket(scope, grant, key)
-        else:
-            bucket = s3.Bucket.from_bucket_name(scope, "Bucket", grant.name)
         if key is not None:
             self.keys[grant.name] = key
-        self.buckets[grant.name] = bucket
+        bucket = self._create_bucket(scope, grant, key) if grant.create else None
         bucket_policy = s3.CfnBucketPolicy(
             scope,
             "Policy",
             bucket=grant.name,
             policy_document=policies.bucket_policy_document(self.settings, grant),
         )
-        if isinstance(bucket, s3.Bucket):
+        if bucket is not None:
+            self.created_buckets[grant.name] = bucket
             bucket_policy.node.add_dependency(bucket)
         self.bucket_policies[grant.name] = bucket_policy
         if grant.kms_key_arn is not None:
@@ -113,7 +128,7 @@ class StorageStack(cdk.Stack):
                 "KeyPolicyStatement",
                 description=(
                     f"Add this statement to the key policy of {grant.kms_key_arn} so that the "
-                    f"compute account can use it through S3 for bucket {grant.name}."
+                    f"compute accounts can use it through S3 for bucket {grant.name}."
                 ),
                 value=json.dumps(policies.key_policy_statement(self.settings, grant)),
             )
@@ -127,8 +142,9 @@ class StorageStack(cdk.Stack):
             scope,
             "Key",
             alias=self.settings.alias_name(grant),
-            description=f"Encrypts s3://{grant.name}, shared with compute account "
-            f"{self.settings.compute_account} through S3 only",
+            description=f"Encrypts s3://{grant.name}, shared with compute account(s) "
+            + ", ".join(c.account for c in self.settings.computes)
+            + " through S3 only",
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )

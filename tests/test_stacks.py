@@ -288,3 +288,14 @@ def test_created_log_bucket_admits_only_s3_log_delivery_for_this_account(tmp_pat
         ).keys()
     )
     assert log_bucket.startswith("AccessLogs")
+
+
+def test_storage_stack_hands_out_created_and_imported_buckets(
+    access: CrossAccountBucketAccess,
+) -> None:
+    created = access.storage_stack.bucket("created-bucket-b")
+    imported = access.storage_stack.bucket("whole-bucket-b")
+    assert created is access.storage_stack.created_buckets["created-bucket-b"]
+    assert access.storage_stack.resolve(imported.bucket_name) == "whole-bucket-b"
+    with pytest.raises(KeyError):
+        access.storage_stack.bucket("not-granted-b")
