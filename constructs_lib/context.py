@@ -6,7 +6,13 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from constructs_lib.config import DEFAULT_FORGE_ROLE_PREFIX, BucketGrant, ConfigError
+from constructs_lib.config import (
+    DEFAULT_FORGE_ROLE_PREFIX,
+    DEFAULT_MAX_MANAGED_POLICIES,
+    BucketGrant,
+    ComputeAccount,
+    ConfigError,
+)
 from constructs_lib.platform_config import PlatformComputeEnvironment
 
 CONTEXT_PREFIX = "tower:"
@@ -30,7 +36,16 @@ _CONTEXT_KEYS = (
     "workBucket",
     "accessLogsBucket",
     "platform",
+    "computeAccounts",
+    "maxManagedPolicies",
 )
+_COMPUTE_ACCOUNT_KEYS = {
+    "account": "account",
+    "region": "region",
+    "forgeRolePrefix": "forge_role_prefix",
+    "forgeRoleArns": "forge_role_arns",
+    "workBucket": "work_bucket",
+}
 _PLATFORM_KEYS = {
     "name": "name",
     "credentialsId": "credentials_id",
@@ -57,7 +72,7 @@ _PLATFORM_KEYS = {
 
 def _decoded(value: object) -> object:
     """Context given with ``cdk synth -c key=value`` arrives as a string: JSON lists, objects
-    and ``true``/``false``/``null`` are decoded; anything else stays a string."""
+    and ``true``/``false``/``null`` are decoded; anything else (account IDs too) stays a string."""
     if isinstance(value, str) and (value[:1] in ("[", "{") or value in ("true", "false", "null")):
         try:
             return json.loads(value)
@@ -66,19 +81,30 @@ def _decoded(value: object) -> object:
     return value
 
 
+def _keyword_arguments(
+    raw: Mapping[str, Any], setting: str, keys: Mapping[str, str], required: str
+) -> dict[str, Any]:
+    """Map a context object's camelCase keys to keyword arguments, naming unknown ones.
+
+    Values of unknown keys are not echoed: a misplaced access token must not reach the
+    terminal.
+    """
+    unknown = sorted(set(raw) - set(keys))
+    if unknown:
+        raise ConfigError(f"{setting}.{unknown[0]}", "<value hidden>", f"one of {list(keys)}")
+    missing = [key for key in required.split(", ") if key not in raw]
+    if missing:
+        raise ConfigError(f"{setting}.{missing[0]}", None, f"the keys {required}")
+    return {keys[key]: value for key, value in raw.items()}
+
+
 def _grant_from_context(raw: object, index: int) -> BucketGrant:
     setting = f"{CONTEXT_PREFIX}buckets[{index}]"
     if isinstance(raw, str):
         return BucketGrant(name=raw)
     if not isinstance(raw, Mapping):
         raise ConfigError(setting, raw, 'a bucket name or an object such as {"name": "b"}')
-    unknown = sorted(set(raw) - set(_GRANT_KEYS))
-    if unknown:
-        raise ConfigError(f"{setting}.{unknown[0]}", raw[unknown[0]], f"one of {list(_GRANT_KEYS)}")
-    if "name" not in raw:
-        raise ConfigError(f"{setting}.name", None, "the bucket name")
-    kwargs: dict[str, Any] = {_GRANT_KEYS[key]: value for key, value in raw.items()}
-    return BucketGrant(**kwargs)
+    return BucketGrant(**_keyword_arguments(raw, setting, _GRANT_KEYS, "name"))
 
 
 def _platform_from_context(raw: object) -> PlatformComputeEnvironment | None:
@@ -87,20 +113,18 @@ def _platform_from_context(raw: object) -> PlatformComputeEnvironment | None:
         return None
     if not isinstance(raw, Mapping):
         raise ConfigError(setting, raw, 'an object such as {"name": "...", ...} or false')
-    unknown = sorted(set(raw) - set(_PLATFORM_KEYS))
-    if unknown:
-        # The value is not echoed: a misplaced access token must not reach the terminal.
-        raise ConfigError(
-            f"{setting}.{unknown[0]}", "<value hidden>", f"one of {list(_PLATFORM_KEYS)}"
-        )
-    try:
-        return PlatformComputeEnvironment(
-            **{_PLATFORM_KEYS[key]: value for key, value in raw.items()}
-        )
-    except TypeError as error:
-        raise ConfigError(
-            setting, sorted(raw), f"name, credentialsId, tokenSecret and workDir ({error})"
-        ) from None
+    required = "name, credentialsId, tokenSecret, workDir"
+    return PlatformComputeEnvironment(**_keyword_arguments(raw, setting, _PLATFORM_KEYS, required))
+
+
+def _compute_account_from_context(raw: object, index: int) -> ComputeAccount:
+    setting = f"{CONTEXT_PREFIX}computeAccounts[{index}]"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(setting, raw, 'an object such as {"account": "...", "region": "..."}')
+    arguments = _keyword_arguments(raw, setting, _COMPUTE_ACCOUNT_KEYS, "account, region")
+    if arguments.get("forge_role_prefix") is False:
+        arguments["forge_role_prefix"] = None
+    return ComputeAccount(**arguments)
 
 
 def settings_from_context(
@@ -120,12 +144,8 @@ def settings_from_context(
     for key in ("computeAccount", "computeRegion", "storageAccount", "storageRegion", "buckets"):
         if values[key] is None:
             raise ConfigError(CONTEXT_PREFIX + key, None, "a value in cdk.json or with -c")
-    raw_buckets = values["buckets"]
-    if not isinstance(raw_buckets, list):
-        raise ConfigError(f"{CONTEXT_PREFIX}buckets", raw_buckets, "a JSON list of buckets")
-    role_arns = values["forgeRoleArns"] or []
-    if not isinstance(role_arns, list):
-        raise ConfigError(f"{CONTEXT_PREFIX}forgeRoleArns", role_arns, "a JSON list of role ARNs")
+    raw_buckets = _list_of(values["buckets"], "buckets")
+    role_arns = _list_of(values["forgeRoleArns"], "forgeRoleArns")
     prefix = values["forgeRolePrefix"]
     if prefix is None:
         prefix = DEFAULT_FORGE_ROLE_PREFIX
@@ -142,4 +162,24 @@ def settings_from_context(
         "work_bucket": values["workBucket"],
         "access_logs_bucket": values["accessLogsBucket"],
         "platform": _platform_from_context(values["platform"]),
+        "compute_accounts": [
+            _compute_account_from_context(raw, index)
+            for index, raw in enumerate(_list_of(values["computeAccounts"], "computeAccounts"))
+        ],
+        "max_managed_policies": _whole_number(values["maxManagedPolicies"]),
     }
+
+
+def _whole_number(value: object) -> object:
+    """``maxManagedPolicies``: a number in cdk.json, a string of digits from ``-c``."""
+    if value is None:
+        return DEFAULT_MAX_MANAGED_POLICIES
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def _list_of(value: object, key: str) -> list[object]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(CONTEXT_PREFIX + key, value, "a JSON list")
+    return value

@@ -291,3 +291,29 @@ def test_a_public_statement_is_never_merged() -> None:
         "'*'",
         buckets=[BucketGrant("data-b", existing_policy=public)],
     )
+
+
+def test_further_compute_accounts_are_read_from_context() -> None:
+    extra = [
+        {
+            "account": "333333333333",
+            "region": "eu-west-1",
+            "forgeRolePrefix": False,
+            "forgeRoleArns": ["arn:aws:iam::333333333333:role/head"],
+        }
+    ]
+    context = {
+        **example_context(),
+        "tower:computeAccounts": extra,
+        "tower:maxManagedPolicies": "20",
+    }
+    settings = settings_from_context(context.get, context)
+    assert settings["compute_accounts"][0].forge_role_prefix is None
+    assert settings["max_managed_policies"] == 20
+
+
+def test_a_compute_account_in_context_needs_account_and_region() -> None:
+    context = {**example_context(), "tower:computeAccounts": [{"account": "333333333333"}]}
+    with pytest.raises(ConfigError) as caught:
+        settings_from_context(context.get, context)
+    assert caught.value.setting == "tower:computeAccounts[0].region"
