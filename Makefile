@@ -8,7 +8,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup synth test lint docs clean
+.PHONY: setup synth test lint docs benchmark clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest
+
+# Synthesis time, memory and policy sizes from 1 to 1,000 buckets and 1 to 20 accounts.
+benchmark: setup
+	$(BIN)/python benchmarks/synth_benchmark.py
 
 # API reference from the docstrings, into site/.
 docs: setup
