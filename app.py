@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from typing import cast
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib import ConfigError, CrossAccountBucketAccess
 from constructs_lib.context import settings_from_context
+from constructs_lib.report import write_access_report
 
 CONSTRUCT_ID = "TowerCrossAccount"
 
@@ -39,13 +41,18 @@ def build_app(context: Mapping[str, object] | None = None, outdir: str | None = 
 
 
 def main() -> int:
-    """Synthesize, turning a settings error into one clear line instead of a stack trace."""
+    """Synthesize, then write the access report beside the templates.
+
+    A settings error becomes one clear line instead of a stack trace.
+    """
     try:
         app = build_app()
     except ConfigError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 1
-    app.synth()
+    assembly = app.synth()
+    access = cast(CrossAccountBucketAccess, app.node.find_child(CONSTRUCT_ID))
+    write_access_report(access.settings, assembly.directory)
     return 0
 
 

@@ -89,7 +89,10 @@ class ComputeStack(cdk.Stack):
         cdk.CfnOutput(
             self,
             f"{construct_id}Arn",
-            description="Attach this managed policy to further roles that use the buckets",
+            description=(
+                "Attach to further roles of this account that match the Forge role prefix or "
+                "forge_role_arns: the bucket policies admit only those"
+            ),
             value=policy.managed_policy_arn,
         )
         return policy

@@ -1,0 +1,216 @@
+"""The deployed policies, read out of a synthesized cloud assembly with intrinsics resolved.
+
+CloudFormation fills in ``Ref``, ``Fn::GetAtt`` and ``Fn::Join`` at deploy time;
+here they are resolved for the stack's known account, region and partition, and stand-in
+physical IDs for resources CloudFormation would name (a key ID, a generated bucket name).
+Anything else raises, so an intrinsic this module does not know is never passed on as text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Document = dict[str, Any]
+
+_DNS_SUFFIX = {"aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn"}
+_KEY_ARN = re.compile(r"arn:[\w-]+:kms:[\w-]+:\d{12}:key/[\w-]+")
+
+
+class UnresolvedIntrinsicError(ValueError):
+    """The template uses an intrinsic function, or names a resource, this module cannot resolve."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One stack of the assembly: where it deploys and its template, resolved on demand."""
+
+    account: str
+    region: str
+    partition: str
+    template: Mapping[str, Any]
+
+    def resources(self, resource_type: str) -> dict[str, Mapping[str, Any]]:
+        """The resources of one type, by logical ID."""
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template.get("Resources", {}).items()
+            if resource["Type"] == resource_type
+        }
+
+    def resolve(self, value: Any) -> Any:
+        """``value`` with every intrinsic function replaced by its deployed value."""
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (name, argument), *_ = value.items()
+            if name == "Ref":
+                return self._ref(argument)
+            if name == "Fn::GetAtt":
+                return self._get_att(*argument)
+            if name == "Fn::Join":
+                separator, parts = argument
+                return separator.join(self.resolve(parts))
+            if name.startswith("Fn::"):
+                raise UnresolvedIntrinsicError(f"{name} is not resolved here: {value}")
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _ref(self, name: str) -> str:
+        pseudo = {
+            "AWS::Partition": self.partition,
+            "AWS::AccountId": self.account,
+            "AWS::Region": self.region,
+            "AWS::URLSuffix": _DNS_SUFFIX[self.partition],
+        }
+        if name in pseudo:
+            return pseudo[name]
+        resource_type = self._type_of(name)
+        if resource_type == "AWS::S3::Bucket":
+            return self._bucket_name(name)
+        if resource_type == "AWS::KMS::Key":
+            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account}/{name}"))
+        raise UnresolvedIntrinsicError(f"Ref {name} ({resource_type}) is not resolved here")
+
+    def _get_att(self, name: str, attribute: str) -> str:
+        resource_type = self._type_of(name)
+        if resource_type == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:{self.partition}:s3:::{self._bucket_name(name)}"
+        if resource_type == "AWS::KMS::Key" and attribute == "Arn":
+            return f"arn:{self.partition}:kms:{self.region}:{self.account}:key/{self._ref(name)}"
+        raise UnresolvedIntrinsicError(f"Fn::GetAtt {name}.{attribute} is not resolved here")
+
+    def _type_of(self, logical_id: str) -> str:
+        resources = self.template.get("Resources", {})
+        if logical_id not in resources:
+            raise UnresolvedIntrinsicError(f"no resource {logical_id} in the template")
+        return str(resources[logical_id]["Type"])
+
+    def _bucket_name(self, logical_id: str) -> str:
+        """The bucket's name: its BucketName, or a stand-in for the one CloudFormation makes."""
+        properties = self.template["Resources"][logical_id].get("Properties", {})
+        if "BucketName" in properties:
+            return str(self.resolve(properties["BucketName"]))
+        return f"generated-{logical_id.lower()}"
+
+
+@dataclass(frozen=True)
+class StackArtifact:
+    """Where a stack of the cloud assembly deploys, and its template file."""
+
+    account: str
+    region: str
+    template_file: Path
+
+
+def stack_artifacts(outdir: Path) -> dict[str, StackArtifact]:
+    """The stacks of the cloud assembly in ``outdir`` (its manifest), by account."""
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    found: dict[str, StackArtifact] = {}
+    for artifact in manifest["artifacts"].values():
+        if artifact["type"] != "aws:cloudformation:stack":
+            continue
+        _, _, account, region = artifact["environment"].split("/")
+        if account in found:
+            raise ValueError(f"two stacks deploy to account {account}")
+        template_file = outdir / artifact["properties"]["templateFile"]
+        found[account] = StackArtifact(account, region, template_file)
+    return found
+
+
+def stacks(outdir: Path, partition: str) -> dict[str, Stack]:
+    """Every stack of the cloud assembly in ``outdir``, by the account it deploys to."""
+    return {
+        account: Stack(
+            account, artifact.region, partition, json.loads(artifact.template_file.read_text())
+        )
+        for account, artifact in stack_artifacts(outdir).items()
+    }
+
+
+def managed_policies(compute: Stack) -> dict[str, Document]:
+    """The managed policies the compute stack makes (the s3-write policy, in as many parts
+    as IAM's size limit needs), by logical ID."""
+    return {
+        logical_id: compute.resolve(policy["Properties"]["PolicyDocument"])
+        for logical_id, policy in compute.resources("AWS::IAM::ManagedPolicy").items()
+    }
+
+
+def bucket_policies(storage: Stack) -> dict[str, Document]:
+    """Each bucket policy of the stack, by the name of the bucket it is on."""
+    return {
+        str(storage.resolve(policy["Properties"]["Bucket"])): storage.resolve(
+            policy["Properties"]["PolicyDocument"]
+        )
+        for policy in storage.resources("AWS::S3::BucketPolicy").values()
+    }
+
+
+@dataclass(frozen=True)
+class Key:
+    """A KMS key as deployed: its ARN, its aliases and its key policy."""
+
+    arn: str
+    aliases: tuple[str, ...]
+    policy: Document
+
+
+def created_keys(storage: Stack) -> dict[str, Key]:
+    """The KMS keys the stack creates, by ARN, with the aliases the stack gives them."""
+    aliases: dict[str, list[str]] = {}
+    for alias in storage.resources("AWS::KMS::Alias").values():
+        target = storage.resolve(alias["Properties"]["TargetKeyId"])
+        aliases.setdefault(target, []).append(alias["Properties"]["AliasName"])
+    keys: dict[str, Key] = {}
+    for logical_id, key in storage.resources("AWS::KMS::Key").items():
+        arn = storage.resolve({"Fn::GetAtt": [logical_id, "Arn"]})
+        keys[arn] = Key(
+            arn, tuple(aliases.get(arn, ())), storage.resolve(key["Properties"]["KeyPolicy"])
+        )
+    return keys
+
+
+def requested_key_statements(storage: Stack) -> dict[str, list[Document]]:
+    """Statements the stack asks an administrator to add to existing keys, by key ARN.
+
+    The storage stack prints each as a JSON output whose description names the key; buckets
+    that share a key may ask for the same statement twice, which is added once.
+    """
+    requested: dict[str, list[Document]] = {}
+    for output in storage.template.get("Outputs", {}).values():
+        value = output["Value"]
+        if not (isinstance(value, str) and value.startswith("{")):
+            continue
+        key_arns = _KEY_ARN.findall(output.get("Description", ""))
+        if len(key_arns) != 1:
+            raise ValueError(f"a policy statement output names no single key: {output}")
+        statements = requested.setdefault(key_arns[0], [])
+        if json.loads(value) not in statements:
+            statements.append(json.loads(value))
+    return requested
+
+
+def existing_key_policy(key_arn: str, statements: list[Document]) -> Document:
+    """The policy of an existing key once its administrator added ``statements``: the default
+    key policy (the key's account may use IAM policies) plus the statements."""
+    partition, account = key_arn.split(":")[1], key_arn.split(":")[4]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EnableIamPolicies",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            *statements,
+        ],
+    }

@@ -1,0 +1,174 @@
+"""The matrix evaluated on a synthesized app: requests built from the templates' policies.
+
+``verdicts`` is the one checking routine: it turns every cell into a request against the
+deployed policies (with S3 Block Public Access off, and again with it on where the request is
+meant to be allowed), asks the evaluator in one batch, and sets each decision beside what the
+matrix expects. The matrix tests and the mutation tests both use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from constructs_lib.config import AccessSettings
+from tests.access import assembly
+from tests.access.bridge import ALLOWED, Decision, Request, Result, evaluate
+from tests.access.matrix import ACCESS_LOGS, Cell, expected, target_account
+from tests.access.principals import BROAD, BROAD_POLICY, S3_WRITE
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The policies of one synthesized app, and how the matrix's names map onto them: the
+    s3-write policy is every managed policy of the compute stack (IAM's size limit may split
+    it), a log bucket and keys are found by what the templates say of them."""
+
+    settings: AccessSettings
+    policies: Mapping[str, Any]
+    identity_policies: Mapping[str, tuple[str, ...]]
+    bucket_names: Mapping[str, str]
+    keys: Mapping[str, assembly.Key]
+
+    @classmethod
+    def from_assembly(cls, outdir: Path, settings: AccessSettings) -> Deployment:
+        stacks = assembly.stacks(outdir, settings.partition)
+        compute, storage = stacks[settings.compute_account], stacks[settings.storage_account]
+        bucket_policies = assembly.bucket_policies(storage)
+        s3_write = assembly.managed_policies(compute)
+        policies: dict[str, Any] = {
+            **{f"{S3_WRITE}:{logical_id}": document for logical_id, document in s3_write.items()},
+            BROAD: BROAD_POLICY,
+            **{f"bucket:{name}": document for name, document in bucket_policies.items()},
+        }
+        keys = _keys(storage, settings)
+        policies |= {f"key:{key.arn}": key.policy for key in keys.values()}
+        identity = {S3_WRITE: tuple(f"{S3_WRITE}:{logical_id}" for logical_id in s3_write)}
+        return cls(settings, policies, identity, _bucket_names(storage, settings), keys)
+
+    def request(self, cell: Cell, block_public_access: bool) -> Request:
+        principal, target = cell.principal, cell.target
+        context: dict[str, str | tuple[str, ...]] = {
+            **principal.context(),
+            "aws:SecureTransport": "true" if cell.secure_transport else "false",
+            **dict(cell.context),
+        }
+        if target.kind == "key":
+            key = self.keys[target.bucket]
+            if cell.aliased and key.aliases:
+                context["kms:ResourceAliases"] = key.aliases
+            resource, policy = key.arn, f"key:{key.arn}"
+        else:
+            name = self.bucket_names.get(target.bucket, target.bucket)
+            resource = f"arn:{self.settings.partition}:s3:::{name}"
+            resource += f"/{target.key}" if target.kind == "object" else ""
+            policy = f"bucket:{name}"
+        return Request(
+            principal=principal.arn,
+            action=cell.action,
+            resource=resource,
+            resource_account=target_account(self.settings, target),
+            identity_policies=tuple(
+                part
+                for policy in principal.identity_policies
+                for part in self.identity_policies.get(policy, (policy,))
+            ),
+            resource_policy=policy if policy in self.policies else None,
+            context=context,
+            block_public_access=block_public_access,
+        )
+
+
+def _bucket_names(storage: assembly.Stack, settings: AccessSettings) -> dict[str, str]:
+    """The matrix's name for the stack's log bucket, mapped to its deployed name."""
+    created = {
+        storage.resolve({"Ref": logical_id}) for logical_id in storage.resources("AWS::S3::Bucket")
+    }
+    unnamed = sorted(created - {grant.name for grant in settings.grants})
+    assert len(unnamed) <= 1, f"more buckets than the log bucket have no name: {unnamed}"
+    return {ACCESS_LOGS: unnamed[0]} if unnamed else {}
+
+
+def _keys(storage: assembly.Stack, settings: AccessSettings) -> dict[str, assembly.Key]:
+    """The key of each encrypted bucket, by bucket name: the key a created bucket names in its
+    encryption settings, or the existing key with the statements the stack asks for."""
+    created_keys = assembly.created_keys(storage)
+    requested = assembly.requested_key_statements(storage)
+    encryption = {
+        storage.resolve(bucket["Properties"]["BucketName"]): storage.resolve(
+            bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+                "ServerSideEncryptionByDefault"
+            ].get("KMSMasterKeyID")
+        )
+        for bucket in storage.resources("AWS::S3::Bucket").values()
+        if "BucketName" in bucket["Properties"]
+    }
+    keys: dict[str, assembly.Key] = {}
+    for grant in settings.grants:
+        if not grant.uses_kms:
+            continue
+        arn = encryption[grant.name] if grant.create else grant.kms_key_arn
+        assert arn is not None, f"no KMS key found for {grant.name}"
+        if arn in created_keys:
+            keys[grant.name] = created_keys[arn]
+        else:
+            policy = assembly.existing_key_policy(arn, requested[arn])
+            keys[grant.name] = assembly.Key(arn, (), policy)
+    return keys
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A cell, what the matrix expects, and what the evaluator decided: with S3 Block Public
+    Access off, and for S3 requests meant to be allowed, with RestrictPublicBuckets on too."""
+
+    cell: Cell
+    expected: Result
+    decision: Decision
+    with_block_public_access: Decision | None
+
+    @property
+    def holds(self) -> bool:
+        decisions = [self.decision, self.with_block_public_access]
+        return all(d.result == self.expected for d in decisions if d is not None)
+
+    def __str__(self) -> str:
+        text = f"{self.cell.id}: expected {self.expected}, evaluated {self.decision.result}"
+        if self.with_block_public_access is not None:
+            blocked = self.with_block_public_access
+            text += f"; with Block Public Access {blocked.result} {list(blocked.blocked_by)}"
+        return text
+
+
+def decide(
+    deployment: Deployment, cells: Sequence[Cell], allowed: Sequence[bool]
+) -> list[tuple[Decision, Decision | None]]:
+    """Each cell's decision with S3 Block Public Access off, and with RestrictPublicBuckets on
+    where ``allowed`` says the S3 request is meant to be allowed (else None).
+
+    RestrictPublicBuckets can only refuse a request that would otherwise be allowed (the
+    evaluator's S3 authorizer hands any other decision back unchanged): a request meant to be
+    refused is refused with it on whenever it is without it, so asking once is enough.
+    """
+    again = [
+        index
+        for index, (cell, meant) in enumerate(zip(cells, allowed, strict=True))
+        if meant and cell.target.kind != "key"
+    ]
+    requests = [deployment.request(cell, False) for cell in cells]
+    requests += [deployment.request(cells[index], True) for index in again]
+    decisions = evaluate(deployment.policies, requests)
+    with_block_public_access = dict(zip(again, decisions[len(cells) :], strict=True))
+    return [(decisions[i], with_block_public_access.get(i)) for i in range(len(cells))]
+
+
+def verdicts(deployment: Deployment, cells: Sequence[Cell]) -> dict[str, Verdict]:
+    """Each cell's verdict, by cell id."""
+    meant = [expected(deployment.settings, cell) for cell in cells]
+    decisions = decide(deployment, cells, [result == ALLOWED for result in meant])
+    return {
+        cell.id: Verdict(cell, result, *decided)
+        for cell, result, decided in zip(cells, meant, decisions, strict=True)
+    }

@@ -1,0 +1,174 @@
+"""The access report as a document: what it names, where it is written, what it imports.
+
+That each of its table rows is true is checked against the IAM evaluator in
+``tests/access/test_report_claims.py``; here the report is read as a reviewer would.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+from constructs_lib import BucketGrant
+from constructs_lib.config import AccessSettings, ComputeAccount, validate_settings
+from constructs_lib.report import REPORT_FILE, access_report, write_access_report
+from tests.conftest import (
+    COMPUTE_ACCOUNT,
+    EXISTING_KEY_ARN,
+    PROJECT_ROOT,
+    REGION,
+    STORAGE_ACCOUNT,
+    THIRD_ACCOUNT,
+)
+
+
+def settings_for(*grants: BucketGrant, **options: Any) -> AccessSettings:
+    return validate_settings(
+        compute_account=COMPUTE_ACCOUNT,
+        compute_region=REGION,
+        storage_account=STORAGE_ACCOUNT,
+        storage_region=REGION,
+        buckets=grants,
+        **options,
+    )
+
+
+def section(report: str, heading: str) -> str:
+    """The text of the report's section whose heading starts with ``heading``."""
+    start = report.index(f"\n## {heading}")
+    end = report.find("\n## ", start + 1)
+    return report[start : end if end != -1 else None]
+
+
+def test_the_report_is_written_into_the_assembly_directory(tmp_path: Path) -> None:
+    settings = settings_for(BucketGrant("data-b"))
+    path = write_access_report(settings, tmp_path)
+    assert path == tmp_path / REPORT_FILE == tmp_path / "access-report.md"
+    assert path.read_text(encoding="utf-8") == access_report(settings)
+
+
+def test_every_bucket_and_the_work_bucket_have_a_section() -> None:
+    report = access_report(
+        settings_for(BucketGrant("data-b"), BucketGrant("refs-b"), work_bucket="work-a")
+    )
+    headings = [line for line in report.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## Principals",
+        "## Bucket `data-b` (read-write)",
+        "## Bucket `refs-b` (read-write)",
+        f"## Work bucket `work-a` (in `{COMPUTE_ACCOUNT}`)",
+        "## Block Public Access",
+        "## Not covered",
+    ]
+
+
+def test_the_admitted_role_patterns_and_named_roles_are_listed() -> None:
+    named = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/nextflow-head-job"
+    report = access_report(settings_for(BucketGrant("data-b"), forge_role_arns=[named]))
+    principals = section(report, "Principals")
+    assert f"`arn:aws:iam::{COMPUTE_ACCOUNT}:role/TowerForge*` or `{named}`" in principals
+
+
+def test_a_read_only_bucket_denies_every_write_to_the_admitted_principals() -> None:
+    report = access_report(settings_for(BucketGrant("refs-b", read_only=True)))
+    denied_objects = next(
+        line
+        for line in section(report, "Bucket `refs-b`").splitlines()
+        if line.startswith("| Deny | admitted principals |") and "refs-b/*` |" in line
+    )
+    for write in ("s3:PutObject", "s3:DeleteObject", "s3:PutObjectTagging"):
+        assert f"`{write}`" in denied_objects
+    assert "## Bucket `refs-b` (read-only)" in report
+
+
+def test_each_granted_prefix_is_named_and_the_rest_of_the_bucket_denied() -> None:
+    report = access_report(settings_for(BucketGrant("results-b", prefixes=["runs", "shared/x"])))
+    bucket = section(report, "Bucket `results-b`")
+    assert "Granted key prefixes: `runs/`, `shared/x/`." in bucket
+    assert (
+        "`arn:aws:s3:::results-b/*` except `arn:aws:s3:::results-b/runs/*`, "
+        "`arn:aws:s3:::results-b/shared/x/*`" in bucket
+    )
+
+
+def test_a_created_key_is_named_by_its_alias_and_usable_through_s3_only() -> None:
+    report = access_report(settings_for(BucketGrant("out-b", create=True, create_kms_key=True)))
+    bucket = section(report, "Bucket `out-b`")
+    assert "`kms:ResourceAliases` includes `alias/tower-cross-account/out-b`" in bucket
+    assert f"`kms:ViaService` is absent or not `s3.{REGION}.amazonaws.com`" in bucket
+
+
+def test_an_existing_key_says_its_key_policy_needs_the_printed_statement() -> None:
+    report = access_report(settings_for(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN)))
+    assert "output `KeyPolicyStatement`" in section(report, "Bucket `data-b`")
+
+
+def test_a_key_shared_by_a_read_only_bucket_is_called_out() -> None:
+    report = access_report(
+        settings_for(
+            BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN),
+            BucketGrant("refs-b", read_only=True, kms_key_arn=EXISTING_KEY_ARN),
+        )
+    )
+    assert "The same key encrypts `data-b`" in section(report, "Bucket `refs-b`")
+
+
+def test_statements_kept_from_an_existing_policy_are_shown_as_given() -> None:
+    kept = {
+        "Sid": "AnalyticsRead",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{STORAGE_ACCOUNT}:role/analytics"},
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::data-b/*",
+    }
+    policy = {"Version": "2012-10-17", "Statement": [kept]}
+    report = access_report(settings_for(BucketGrant("data-b", existing_policy=policy)))
+    bucket = section(report, "Bucket `data-b`")
+    assert "not analysed here" in bucket
+    assert '"Sid": "AnalyticsRead"' in bucket
+    table = [line for line in bucket.splitlines() if line.startswith("|")]
+    assert not [line for line in table if "AnalyticsRead" in line]
+
+
+def test_every_compute_account_has_its_admitted_roles_row() -> None:
+    more = ComputeAccount(THIRD_ACCOUNT, REGION, forge_role_prefix="SeqeraForge")
+    report = access_report(settings_for(BucketGrant("data-b"), compute_accounts=[more]))
+    principals = section(report, "Principals")
+    assert f"`arn:aws:iam::{THIRD_ACCOUNT}:role/SeqeraForge*`" in principals
+    assert f"| Every other role and every user of `{COMPUTE_ACCOUNT}` and `{THIRD_ACCOUNT}`" in (
+        principals
+    )
+
+
+def test_a_report_for_several_constructs_has_a_title_for_each() -> None:
+    report = access_report([settings_for(BucketGrant("data-b")), settings_for(BucketGrant("x-b"))])
+    assert [line for line in report.splitlines() if line.startswith("# ")] == [
+        f"# Access report: buckets of `{STORAGE_ACCOUNT}` for Seqera Platform in "
+        f"`{COMPUTE_ACCOUNT}`"
+    ] * 2
+
+
+def test_the_report_imports_neither_the_cdk_nor_the_evaluator() -> None:
+    tree = ast.parse((PROJECT_ROOT / "constructs_lib" / "report.py").read_text())
+    imported = {
+        name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+        )
+    }
+    assert imported <= {
+        "__future__",
+        "json",
+        "collections.abc",
+        "dataclasses",
+        "fnmatch",
+        "pathlib",
+        "typing",
+        "constructs_lib",
+        "constructs_lib.config",
+    }
