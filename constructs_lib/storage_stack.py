@@ -31,7 +31,7 @@ STACK_OUTPUT_BUDGET = 200
 
 
 def _stack_load(grant: ValidGrant) -> tuple[int, int]:
-    """Resources and outputs one grant adds to a storage stack."""
+    """Resources and (at most) outputs one grant adds to a storage stack."""
     resources = 1 + int(grant.create) + 2 * int(grant.create_kms_key)
     return resources, int(grant.kms_key_arn is not None)
 
@@ -89,6 +89,7 @@ class StorageStack(cdk.Stack):
         self._access_logs: s3.IBucket | None = None
         for grant in self.grants:
             self._add_grant(grant)
+        self._request_key_statements()
 
     @property
     def bucket_names(self) -> tuple[str, ...]:
@@ -122,15 +123,27 @@ class StorageStack(cdk.Stack):
             self.created_buckets[grant.name] = bucket
             bucket_policy.node.add_dependency(bucket)
         self.bucket_policies[grant.name] = bucket_policy
-        if grant.kms_key_arn is not None:
+
+    def _request_key_statements(self) -> None:
+        """Print, per existing key, the key-policy statement its administrator must add.
+
+        One statement per key (KMS grants per key), with write actions if any bucket
+        encrypted with it is granted read-write.
+        """
+        by_key: dict[str, list[ValidGrant]] = {}
+        for grant in self.grants:
+            if grant.kms_key_arn is not None:
+                by_key.setdefault(grant.kms_key_arn, []).append(grant)
+        for number, (key_arn, grants) in enumerate(by_key.items(), start=1):
+            widest = min(grants, key=lambda grant: grant.read_only)
             cdk.CfnOutput(
-                scope,
-                "KeyPolicyStatement",
+                self,
+                f"KeyPolicyStatement{number}",
                 description=(
-                    f"Add this statement to the key policy of {grant.kms_key_arn} so that the "
-                    f"compute accounts can use it through S3 for bucket {grant.name}."
+                    f"Add this statement to the key policy of {key_arn} so that the compute "
+                    f"accounts can use it through S3 for {', '.join(g.name for g in grants)}."
                 ),
-                value=json.dumps(policies.key_policy_statement(self.settings, grant)),
+                value=json.dumps(policies.key_policy_statement(self.settings, widest)),
             )
 
     def _key_for(self, scope: Construct, grant: ValidGrant) -> kms.IKey | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -199,11 +200,15 @@ def test_created_key_policy_admits_forge_roles_of_a_through_s3_only(
         }
 
 
-def test_existing_key_statement_for_b_is_an_output(storage: assertions.Template) -> None:
+def test_each_existing_key_gets_one_statement_output_for_its_buckets(
+    storage: assertions.Template,
+) -> None:
     outputs = storage.find_outputs("*")
-    statements = [o for key, o in outputs.items() if "KeyPolicyStatement" in key]
-    assert len(statements) == 2
-    assert all(EXISTING_KEY_ARN in o["Description"] for o in statements)
+    (statement,) = [o for key, o in outputs.items() if "KeyPolicyStatement" in key]
+    assert EXISTING_KEY_ARN in statement["Description"]
+    assert "existing-key-bucket-b" in statement["Description"]
+    assert "created-existing-key-bucket-b" in statement["Description"]
+    assert json.loads(statement["Value"])["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
 
 
 def test_s3_write_policy_matches_the_pure_document(
