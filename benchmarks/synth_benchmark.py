@@ -138,19 +138,24 @@ def main() -> None:
         f"{platform.python_version()}, {platform.system()} {platform.release()}"
     )
     header = (
-        "| app | buckets | compute accounts | wall s | x floor | peak MiB | largest bucket "
-        "policy (B) | largest managed policy (chars) | policies per principal | stacks | "
+        "| app | buckets | compute accounts | wall s | x floor | x 1 bucket | peak MiB | "
+        "largest bucket policy (B) | largest managed policy (chars) | policies per principal | "
+        "stacks | "
         "most resources in a stack |"
     )
     print(header)
-    print("|---" * 11 + "|")
-    floor = None
+    print("|---" * 12 + "|")
+    floor = one_bucket = 0.0
     for kind, buckets, accounts in SCENARIOS:
         row = measure(kind, buckets, accounts)
         floor = floor or row["seconds"]
+        if kind == "construct" and not one_bucket:
+            one_bucket = row["seconds"]
+        versus_one = f"{row['seconds'] / one_bucket:.2f}" if one_bucket else "-"
         print(
             f"| {kind} | {buckets} | {accounts or '-'} | {row['seconds']:.1f} | "
-            f"{row['seconds'] / floor:.2f} | {row['peak_mib']:.0f} | {row['bucket_policy']} | "
+            f"{row['seconds'] / floor:.2f} | {versus_one} | {row['peak_mib']:.0f} | "
+            f"{row['bucket_policy']} | "
             f"{row['managed_policy']} | {row['policies_per_principal']} | {row['stacks']} | "
             f"{row.get('most_resources', '-')} |",
             flush=True,

@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib import BucketGrant, CrossAccountBucketAccess, PlatformComputeEnvironment
+from constructs_lib.config import AccessSettings, validate_settings
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -133,3 +134,15 @@ def bucket_policy(template: assertions.Template, bucket: str) -> dict[str, Any]:
 def as_list(value: str | Sequence[str]) -> list[str]:
     """IAM allows a string or a list; tests compare lists."""
     return [value] if isinstance(value, str) else list(value)
+
+
+def settings_for(*grants: BucketGrant, **options: Any) -> AccessSettings:
+    """Validated settings for accounts A and B in one region, with ``grants``."""
+    return validate_settings(
+        compute_account=COMPUTE_ACCOUNT,
+        compute_region=REGION,
+        storage_account=STORAGE_ACCOUNT,
+        storage_region=REGION,
+        buckets=grants,
+        **options,
+    )

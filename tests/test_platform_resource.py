@@ -18,6 +18,7 @@ from tests.conftest import (
     COMPUTE_ENV,
     MAXIMAL_PLATFORM,
     STORAGE_ENV,
+    as_list,
     maximal_app,
     statements_of,
     template_of,
@@ -121,12 +122,12 @@ def test_handlers_may_read_only_the_token_secret(compute: assertions.Template) -
     secret_statements = [
         statement
         for statement in statements_of(compute, "AWS::IAM::Policy")
-        if any(str(a).startswith("secretsmanager:") for a in _as_list(statement["Action"]))
+        if any(str(a).startswith("secretsmanager:") for a in as_list(statement["Action"]))
     ]
     assert len(secret_statements) == 2
     for statement in secret_statements:
         assert statement["Resource"] == MAXIMAL_PLATFORM.token_secret + "-??????"
-        assert sorted(_as_list(statement["Action"])) == [
+        assert sorted(as_list(statement["Action"])) == [
             "secretsmanager:DescribeSecret",
             "secretsmanager:GetSecretValue",
         ]
@@ -211,10 +212,6 @@ def test_platform_settings_must_be_a_platform_compute_environment() -> None:
             buckets=[BucketGrant("data-b")],
             platform={"name": "x"},  # type: ignore[arg-type]
         )
-
-
-def _as_list(value: Any) -> list[str]:
-    return [str(item) for item in value] if isinstance(value, list) else [str(value)]
 
 
 def test_platform_dataclass_is_exported() -> None:

@@ -19,7 +19,7 @@ from constructs_lib.policies import (
     key_policy_statement,
     s3_write_policy_document,
 )
-from tests.conftest import COMPUTE_ACCOUNT, EXISTING_KEY_ARN, REGION, STORAGE_ACCOUNT
+from tests.conftest import COMPUTE_ACCOUNT, EXISTING_KEY_ARN, REGION, STORAGE_ACCOUNT, settings_for
 
 WRITE_ACTIONS = [
     "s3:AbortMultipartUpload",
@@ -31,17 +31,6 @@ WRITE_ACTIONS = [
     "s3:PutObjectTagging",
 ]
 FORGE_PATTERN = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/TowerForge*"
-
-
-def settings_for(*grants: BucketGrant, **options: object) -> AccessSettings:
-    return validate_settings(
-        compute_account=COMPUTE_ACCOUNT,
-        compute_region=REGION,
-        storage_account=STORAGE_ACCOUNT,
-        storage_region=REGION,
-        buckets=grants,
-        **options,  # type: ignore[arg-type]
-    )
 
 
 def test_whole_bucket_grant_lists_the_bucket_and_reads_and_writes_every_object() -> None:
