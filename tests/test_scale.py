@@ -105,13 +105,13 @@ def test_each_compute_account_policy_carries_its_own_work_bucket(
 
 def test_a_compute_account_may_be_named_only_once() -> None:
     with pytest.raises(ConfigError) as caught:
-        settings_for(many(1), compute_accounts=[SECOND, SECOND])
+        settings_for(*many(1), compute_accounts=[SECOND, SECOND])
     assert caught.value.setting == "compute_accounts[1].account"
 
 
 def test_the_storage_account_cannot_be_a_compute_account() -> None:
     with pytest.raises(ConfigError) as caught:
-        settings_for(many(1), compute_accounts=[ComputeAccount("222222222222", "eu-west-1")])
+        settings_for(*many(1), compute_accounts=[ComputeAccount("222222222222", "eu-west-1")])
     assert caught.value.setting == "compute_accounts[0].account"
 
 
@@ -120,24 +120,24 @@ def test_a_further_compute_account_role_arn_must_be_its_own() -> None:
         "333333333333", "eu-west-1", forge_role_arns=("arn:aws:iam::111111111111:role/x",)
     )
     with pytest.raises(ConfigError) as caught:
-        settings_for(many(1), compute_accounts=[stray])
+        settings_for(*many(1), compute_accounts=[stray])
     assert caught.value.setting == "compute_accounts[0].forge_role_arns[0]"
 
 
 def test_small_policies_are_not_split() -> None:
-    settings = settings_for(many(10))
+    settings = settings_for(*many(10))
     assert s3_write_policy_documents(settings) == {0: s3_write_policy_document(settings)}
 
 
 def test_large_policies_are_split_within_the_iam_limit() -> None:
-    settings = settings_for(many(300))
+    settings = settings_for(*many(300))
     parts = s3_write_policy_documents(settings)
     assert len(parts) > 1
     assert all(compact_size(part) <= MANAGED_POLICY_LIMIT for part in parts.values())
 
 
 def test_the_split_keeps_every_grant_exactly_once() -> None:
-    settings = settings_for(many(300))
+    settings = settings_for(*many(300))
     resources = sorted(
         resource
         for part in s3_write_policy_documents(settings).values()
@@ -153,15 +153,17 @@ def test_the_split_keeps_every_grant_exactly_once() -> None:
 
 
 def test_the_split_is_the_same_on_every_run() -> None:
-    first = s3_write_policy_documents(settings_for(many(300)))
-    second = s3_write_policy_documents(settings_for(list(reversed(many(300)))))
+    first = s3_write_policy_documents(settings_for(*many(300)))
+    second = s3_write_policy_documents(settings_for(*reversed(many(300))))
     assert {n: _buckets(d) for n, d in first.items()} == {n: _buckets(d) for n, d in second.items()}
 
 
 def test_adding_a_bucket_moves_no_other_bucket_between_policies() -> None:
-    before = {n: _buckets(d) for n, d in s3_write_policy_documents(settings_for(many(300))).items()}
+    before = {
+        n: _buckets(d) for n, d in s3_write_policy_documents(settings_for(*many(300))).items()
+    }
     grown = [*many(300), BucketGrant("one-more-bucket")]
-    after = {n: _buckets(d) for n, d in s3_write_policy_documents(settings_for(grown)).items()}
+    after = {n: _buckets(d) for n, d in s3_write_policy_documents(settings_for(*grown)).items()}
     assert before.keys() == after.keys()
     moved = [n for n in before if before[n] != after[n] - {"one-more-bucket"}]
     assert moved == []
@@ -186,7 +188,7 @@ def test_split_policies_are_all_attached_to_each_principal() -> None:
 
 def test_too_many_policies_names_the_limit_the_size_and_the_grant() -> None:
     with pytest.raises(ConfigError) as caught:
-        settings = settings_for(many(1000), max_managed_policies=2)
+        settings = settings_for(*many(1000), max_managed_policies=2)
         s3_write_policy_documents(settings)
     message = str(caught.value)
     assert caught.value.setting == "max_managed_policies"
@@ -196,7 +198,7 @@ def test_too_many_policies_names_the_limit_the_size_and_the_grant() -> None:
 
 def test_the_managed_policy_quota_is_at_most_twenty() -> None:
     with pytest.raises(ConfigError) as caught:
-        settings_for(many(1), max_managed_policies=21)
+        settings_for(*many(1), max_managed_policies=21)
     assert caught.value.setting == "max_managed_policies"
 
 
@@ -210,12 +212,12 @@ def test_the_construct_refuses_grants_that_cannot_fit_before_building() -> None:
 
 
 def test_storage_grants_stay_in_one_stack_while_they_fit() -> None:
-    assert len(plan_storage_stacks(settings_for(many(300)))) == 1
+    assert len(plan_storage_stacks(settings_for(*many(300)))) == 1
 
 
 def test_storage_grants_spread_over_stacks_within_the_resource_quota() -> None:
     grants = many(600, create=True, create_kms_key=True)
-    plan = plan_storage_stacks(settings_for(grants, max_managed_policies=20))
+    plan = plan_storage_stacks(settings_for(*grants, max_managed_policies=20))
     assert len(plan) > 1
     assert sorted(g.name for stack in plan for g in stack) == sorted(g.name for g in grants)
     assert all(4 * len(stack) <= STACK_RESOURCE_BUDGET for stack in plan)
