@@ -1,4 +1,4 @@
-"""The L3 construct: one stack for the compute account (A), one for the storage account (B)."""
+"""The L3 construct: a stack per compute account (A, ...), and the storage account's (B)."""
 
 from __future__ import annotations
 
@@ -103,10 +103,12 @@ def check_buckets_unclaimed(scope: Construct, settings: AccessSettings) -> None:
 class CrossAccountBucketAccess(Construct):
     """Give Seqera Platform Forge roles in one account access to S3 buckets in another.
 
-    Makes ``compute_stack`` (deploy to ``compute_env``: the s3-write managed policy) and
-    ``storage_stack`` (deploy to ``storage_env``: bucket policies, created buckets and keys).
-    Every setting is validated before any construct is made; a bad one raises ConfigError.
-    Use it in an ``App`` or a ``Stage``.
+    Makes ``compute_stack`` (deploy to ``compute_env``: the s3-write managed policies and the
+    optional Platform custom resource), one more compute stack per ``compute_accounts`` entry,
+    and ``storage_stack`` (deploy to ``storage_env``: bucket policies, created buckets and
+    keys), spread over ``storage_stacks`` when CloudFormation's quotas require. Every setting
+    is validated before any construct is made; a bad one raises ConfigError. Use it in an
+    ``App`` or a ``Stage``.
     """
 
     def __init__(
