@@ -8,6 +8,7 @@ within CLI_TIMEOUT, each AWS call within the botocore timeouts below.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -243,7 +245,21 @@ class StackArtifact:
     name: str
     account: str
     region: str
-    resources: Mapping[str, Mapping[str, Any]]
+    template_file: str
+    template: Mapping[str, Any]
+
+    @property
+    def resources(self) -> Mapping[str, Mapping[str, Any]]:
+        resources: Mapping[str, Mapping[str, Any]] = self.template["Resources"]
+        return resources
+
+    def of_type(self, resource_type: str) -> dict[str, Mapping[str, Any]]:
+        """The resources of one type, by logical id."""
+        return {
+            logical_id: resource
+            for logical_id, resource in self.resources.items()
+            if resource["Type"] == resource_type
+        }
 
 
 @dataclass(frozen=True)
@@ -264,13 +280,32 @@ def assembly_stacks(assembly: Path) -> list[StackArtifact]:
     for artifact in manifest["artifacts"].values():
         if artifact["type"] == "aws:cloudformation:stack":
             _, _, account, region = artifact["environment"].split("/")
-            template = json.loads((assembly / artifact["properties"]["templateFile"]).read_text())
+            template_file = artifact["properties"]["templateFile"]
             stacks.append(
                 StackArtifact(
-                    artifact["properties"]["stackName"], account, region, template["Resources"]
+                    artifact["properties"]["stackName"],
+                    account,
+                    region,
+                    template_file,
+                    json.loads((assembly / template_file).read_text()),
                 )
             )
     return stacks
+
+
+def files_of_directory(directory: Path) -> dict[str, bytes]:
+    """The bytes of each file under ``directory``, by path relative to it."""
+    return {
+        path.relative_to(directory).as_posix(): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def files_of_zip(archive: bytes) -> dict[str, bytes]:
+    """The bytes of each file in a zip archive, by its path in the archive."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        return {info.filename: opened.read(info) for info in opened.infolist() if not info.is_dir()}
 
 
 def _account_of(role_arn: str) -> str:
@@ -354,6 +389,11 @@ class Accounts:
             )
         return self._clients[service, account]
 
+    def object_bytes(self, account: str, bucket: str, key: str) -> bytes:
+        """The content of an S3 object, read as ``account``."""
+        body: bytes = self.client("s3", account).get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
+
     def stack_statuses(self, account: str) -> dict[str, str]:
         """The status of each live stack in ``account``, by name, bootstrap stack aside."""
         stacks = self.client("cloudformation", account).describe_stacks()["Stacks"]
@@ -398,4 +438,22 @@ class Accounts:
         if resource_type == "AWS::KMS::Alias":
             aliases = self.client("kms", account).list_aliases()["Aliases"]
             return {alias["AliasName"] for alias in aliases}
+        if resource_type == "AWS::IAM::Role":
+            return {role["RoleName"] for role in self.client("iam", account).list_roles()["Roles"]}
+        if resource_type == "AWS::IAM::Policy":
+            iam = self.client("iam", account)
+            return {
+                policy
+                for role in self.listed("AWS::IAM::Role", account)
+                for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]
+            }
+        if resource_type == "AWS::Logs::LogGroup":
+            groups = self.client("logs", account).describe_log_groups()["logGroups"]
+            return {group["logGroupName"] for group in groups}
+        if resource_type == "AWS::Lambda::Function":
+            functions = self.client("lambda", account).list_functions()["Functions"]
+            return {function["FunctionName"] for function in functions}
+        if resource_type == "AWS::StepFunctions::StateMachine":
+            machines = self.client("stepfunctions", account).list_state_machines()["stateMachines"]
+            return {machine["stateMachineArn"] for machine in machines}
         raise AssertionError(f"no read-back for {resource_type}: add one to Accounts.listed")
