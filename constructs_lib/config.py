@@ -200,11 +200,6 @@ class AccessSettings:
         """The account principal of every compute account."""
         return tuple(compute.account_principal for compute in self.computes)
 
-    @property
-    def compute_account_principal(self) -> str:
-        """The fixed account principal of the primary compute account A."""
-        return self.primary.account_principal
-
     def alias_name(self, grant: ValidGrant) -> str:
         """The alias of the KMS key the storage stack creates for ``grant``."""
         return f"alias/tower-cross-account/{grant.name}"
