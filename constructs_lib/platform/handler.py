@@ -261,6 +261,11 @@ def _read_token(secret_id: str) -> str:
 
 def _create(platform: PlatformClient, props: Properties) -> dict[str, Any]:
     compute_env_id, created = _ensure_compute_env(platform, props)
+    return _started(compute_env_id, created=created)
+
+
+def _started(compute_env_id: str, *, created: bool) -> dict[str, Any]:
+    """What on_event returns for a CE: its id, and what is_complete needs to wait for it."""
     return {
         "PhysicalResourceId": compute_env_id,
         WATCH_FIELD: compute_env_id,
@@ -277,22 +282,14 @@ def _update(
         current = _describe(platform, physical_id)
         if current is not None and _status(current) not in GOING:
             _rename(platform, physical_id, current, props)
-            return {
-                "PhysicalResourceId": physical_id,
-                WATCH_FIELD: physical_id,
-                CREATED_FIELD: False,
-            }
+            return _started(physical_id, created=False)
         LOGGER.warning("Compute environment %s is gone from Platform; replacing it", physical_id)
     compute_env_id, created = _ensure_compute_env(platform, props)
     if compute_env_id != physical_id:
         LOGGER.info(
             "Replacing %s with %s; CloudFormation deletes the old one", physical_id, compute_env_id
         )
-    return {
-        "PhysicalResourceId": compute_env_id,
-        WATCH_FIELD: compute_env_id,
-        CREATED_FIELD: created,
-    }
+    return _started(compute_env_id, created=created)
 
 
 def _rename(
