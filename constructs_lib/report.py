@@ -3,9 +3,10 @@
 Pure Python (no CDK import): the report is read off the same documents the stacks deploy
 (``policies``), so it says what the policies say. A request from a compute account to the
 storage account needs both accounts' allow, so each Allow row holds what the bucket (or key)
-policy and the s3-write policy both allow. Every table row is one claim in a fixed shape
-(decision, who, then actions, resources and conditions in code spans), so that a test can
-check each row with an IAM policy evaluator.
+policy and every compute account's s3-write policy (all its managed policies) allow. Every
+table row is one claim in a fixed shape (decision, who, then actions, resources and conditions
+in code spans; or a managed policy and the buckets it grants), so that a test can check each
+row with an IAM policy evaluator.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ _TABLE_HEADER = (
     "| Decision | Who | Actions | Resources | Only if |",
     "|---|---|---|---|---|",
 )
+_PARTS_HEADER = ("| Managed policy | Buckets |", "|---|---|")
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,74 @@ def _codes(texts: Iterable[str]) -> str:
     return ", ".join(_code(text) for text in texts)
 
 
+def _listed(texts: Sequence[str]) -> str:
+    """``a``; ``a and b``; ``a, b and c``."""
+    return " and ".join(filter(None, (", ".join(texts[:-1]), texts[-1])))
+
+
 def _as_tuple(value: str | list[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
+
+
+def policy_name(number: int) -> str:
+    """The construct id the compute stack gives part ``number`` of the s3-write policy, and
+    the stack's output ``<id>Arn`` names: ``S3WritePolicy``, ``S3WritePolicy2``, ..."""
+    return "S3WritePolicy" if number == 0 else f"S3WritePolicy{number + 1}"
+
+
+def _bucket_of(resource: str) -> str | None:
+    """The bucket an S3 resource ARN names, or None (not S3, or a wildcard in the name)."""
+    if ":s3:::" not in resource:
+        return None
+    name = resource.split(":::", 1)[1].split("/", 1)[0]
+    return None if "*" in name or "?" in name else name
+
+
+def _buckets_of(statements: Sequence[policies.Statement]) -> list[str]:
+    """The buckets statements name, in order of first mention."""
+    names = [
+        _bucket_of(resource)
+        for statement in statements
+        for resource in _as_tuple(statement["Resource"])
+    ]
+    return list(dict.fromkeys(name for name in names if name is not None))
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """A compute account's s3-write policy: its managed policies' statements by name, and
+    for each bucket its statements narrowed to the resources that name the bucket (no other
+    resource can match the bucket's ARNs), so that what the policy allows on one bucket is
+    found without matching every resource of every statement."""
+
+    parts: dict[str, list[policies.Statement]]
+    by_bucket: dict[str, list[policies.Statement]]
+    elsewhere: list[policies.Statement]
+
+    @classmethod
+    def of(cls, settings: AccessSettings, compute: ComputeSettings) -> _Identity:
+        parts = {
+            policy_name(number): document["Statement"]
+            for number, document in policies.s3_write_policy_documents(settings, compute).items()
+        }
+        by_bucket: dict[str, list[policies.Statement]] = {}
+        elsewhere: list[policies.Statement] = []
+        for statement in (s for part in parts.values() for s in part):
+            resources = _as_tuple(statement["Resource"])
+            names = [_bucket_of(resource) for resource in resources]
+            if None in names:
+                elsewhere.append(statement)
+                continue
+            narrowed: dict[str, list[str]] = {}
+            for name, resource in zip(names, resources, strict=True):
+                narrowed.setdefault(str(name), []).append(resource)
+            for name, own in narrowed.items():
+                by_bucket.setdefault(name, []).append({**statement, "Resource": own})
+        return cls(parts, by_bucket, elsewhere)
+
+    def about(self, bucket: str) -> list[policies.Statement]:
+        """The statements that may allow something on ``bucket`` or its objects."""
+        return self.by_bucket.get(bucket, []) + self.elsewhere
 
 
 def _condition_clauses(condition: dict[str, Any]) -> tuple[str, ...]:
@@ -115,10 +183,10 @@ def _allows(
 
 
 def _both_allow(
-    statement: policies.Statement, identity: Sequence[policies.Statement]
+    statement: policies.Statement, identities: Sequence[Sequence[policies.Statement]]
 ) -> tuple[str, ...]:
-    """The actions of a bucket or key policy statement the s3-write policy also allows, on
-    every resource of the statement and under the same conditions."""
+    """The actions of a bucket or key policy statement that every compute account's s3-write
+    policy also allows, on every resource of the statement and under the same conditions."""
     condition = _without_principal(statement.get("Condition", {}))
     return tuple(
         sorted(
@@ -126,6 +194,7 @@ def _both_allow(
             for action in _as_tuple(statement["Action"])
             if all(
                 _allows(identity, action, resource, condition)
+                for identity in identities
                 for resource in _as_tuple(statement["Resource"])
             )
         )
@@ -133,7 +202,9 @@ def _both_allow(
 
 
 def _s3_rows(
-    settings: AccessSettings, grant: ValidGrant, identity: Sequence[policies.Statement]
+    settings: AccessSettings,
+    grant: ValidGrant,
+    identities: Sequence[Sequence[policies.Statement]],
 ) -> list[_Row]:
     bucket_policy = policies.bucket_policy_document(settings, grant)["Statement"]
     kept = [statement for statement in bucket_policy if statement in grant.existing_statements]
@@ -142,7 +213,7 @@ def _s3_rows(
     for statement in bucket_policy:
         if statement["Effect"] != "Allow" or statement in kept:
             continue
-        actions = _both_allow(statement, identity)
+        actions = _both_allow(statement, identities)
         granted.update(actions)
         if actions:
             clauses = _condition_clauses(statement.get("Condition", {}))
@@ -228,24 +299,33 @@ def _table(rows: Iterable[_Row]) -> list[str]:
     return [*_TABLE_HEADER, *(row.markdown() for row in rows)]
 
 
-def _principals_section(settings: AccessSettings) -> list[str]:
-    accounts = " and ".join(_code(compute.account) for compute in settings.computes)
+def _attached(compute: ComputeSettings, identity: _Identity) -> str:
+    """How a compute account's s3-write policy must be attached for the bucket tables to hold."""
+    a = _code(compute.account)
+    count = len(identity.parts)
+    if count == 1:
+        return f"with the s3-write policy of {a} attached"
+    return f"with all {count} managed policies of the s3-write policy of {a} attached"
+
+
+def _principals_section(settings: AccessSettings, identities: dict[str, _Identity]) -> list[str]:
+    accounts = _listed([_code(compute.account) for compute in settings.computes])
     b = _code(settings.storage_account)
     lines = ["## Principals", "", "| Principal | Access to the buckets of B |", "|---|---|"]
     for compute in settings.computes:
         a = _code(compute.account)
         patterns = " or ".join(_code(pattern) for pattern in compute.principal_patterns)
+        attached = _attached(compute, identities[compute.account])
         lines.append(
-            f"| Roles of {a} whose ARN matches {patterns}, and their sessions, with the "
-            f"s3-write policy of {a} attached | as the bucket tables below list |"
+            f"| Roles of {a} whose ARN matches {patterns}, and their sessions, {attached} | "
+            "as the bucket tables below list |"
         )
         if compute.forge_role_prefix is not None:
             example = f"role/{compute.forge_role_prefix}-team/any-name"
             lines.append(
                 f"| Roles of {a} under a path that starts with "
                 f"{_code(compute.forge_role_prefix)} (`*` matches `/` too, so {_code(example)} "
-                f"matches), with the s3-write policy of {a} attached | as the bucket tables "
-                "below list |"
+                f"matches), {attached} | as the bucket tables below list |"
             )
     lines += [
         "| The same roles when no IAM policy of their account allows the request | none |",
@@ -256,13 +336,68 @@ def _principals_section(settings: AccessSettings) -> list[str]:
         f"in {b} allow |",
         "",
         "A role's session (`arn:<partition>:sts::<account>:assumed-role/<role>/<session>`) is "
-        "admitted as the role: the policies test `aws:PrincipalArn`, which is the role's ARN.",
+        "admitted as the role: the policies test `aws:PrincipalArn`, which is the role's ARN. "
+        "Each compute account's patterns name that account: a role of one compute account is "
+        "not admitted by the prefix or the role names of another.",
     ]
     return lines
 
 
+def _compute_section(
+    settings: AccessSettings, compute: ComputeSettings, identity: _Identity
+) -> list[str]:
+    """One compute account: what it admits, its work bucket, and its s3-write policy's managed
+    policies with the buckets each grants."""
+    a = _code(compute.account)
+    parts = identity.parts
+    patterns = " or ".join(_code(pattern) for pattern in compute.principal_patterns)
+    facts = [
+        f"Region {_code(compute.region)}.",
+        f"Admitted: roles whose ARN matches {patterns}, and their sessions.",
+    ]
+    if compute.work_bucket is not None:
+        facts.append(f"Work bucket {_code(compute.work_bucket)}, in {a}.")
+    if len(parts) == 1:
+        facts.append(
+            f"The s3-write policy is one managed policy, {_code(policy_name(0))} of this "
+            "account's compute stack."
+        )
+        claim = (
+            f"An admitted role of {a} with this managed policy attached (and no other IAM "
+            "policy) may use these buckets:"
+        )
+    else:
+        facts.append(
+            f"The s3-write policy is {len(parts)} managed policies of this account's compute "
+            f"stack, each within IAM's {policies.MANAGED_POLICY_LIMIT:,} characters. A role "
+            "reaches a bucket only with the managed policy that grants it attached: attach "
+            "them all (the construct attaches them all to the roles, users and groups it is "
+            "given)."
+        )
+        claim = (
+            f"An admitted role of {a} with only one of these managed policies attached (and "
+            "no other IAM policy) may use the buckets of its row, and no bucket of another row:"
+        )
+    order = [grant.name for grant in settings.grants] + [str(compute.work_bucket)]
+    return [
+        f"## Compute account {a}",
+        "",
+        " ".join(facts),
+        "",
+        claim,
+        "",
+        *_PARTS_HEADER,
+        *(
+            f"| {_code(name)} | {_codes(sorted(_buckets_of(statements), key=order.index))} |"
+            for name, statements in parts.items()
+        ),
+    ]
+
+
 def _bucket_section(
-    settings: AccessSettings, grant: ValidGrant, identity: Sequence[policies.Statement]
+    settings: AccessSettings,
+    grant: ValidGrant,
+    identities: Sequence[Sequence[policies.Statement]],
 ) -> list[str]:
     mode = "read-only" if grant.read_only else "read-write"
     origin = "created by the storage stack" if grant.create else "an existing bucket"
@@ -280,8 +415,9 @@ def _bucket_section(
         facts.append(
             f"Encrypted with the existing KMS key {_code(grant.kms_key_arn)}. The construct "
             "does not manage that key's policy: the KMS rows hold once the key policy contains "
-            "the statement the storage stack prints as output `KeyPolicyStatement`; until then "
-            "the admitted principals cannot read or write objects encrypted with it."
+            "the statement the storage stack prints for it (an output `KeyPolicyStatement<n>` "
+            "whose description names the key); until then the admitted principals cannot read "
+            "or write objects encrypted with it."
         )
     others = [other.name for other in _key_sharers(settings, grant) if other is not grant]
     if others:
@@ -290,7 +426,7 @@ def _bucket_section(
             "rows are the union of those buckets' KMS grants (the bucket policy alone decides "
             "what may be written here)."
         )
-    rows = _s3_rows(settings, grant, identity)
+    rows = _s3_rows(settings, grant, identities)
     if grant.uses_kms:
         rows += _kms_rows(settings, grant)
     lines = [f"## Bucket `{grant.name}` ({mode})", "", " ".join(facts), "", *_table(rows)]
@@ -308,9 +444,9 @@ def _bucket_section(
 
 
 def _work_bucket_section(
-    settings: AccessSettings, compute: ComputeSettings, work_bucket: str
+    settings: AccessSettings, compute: ComputeSettings, work_bucket: str, own: _Identity
 ) -> list[str]:
-    identity = policies.s3_write_policy_document(settings, compute)["Statement"]
+    identity = own.about(work_bucket)
     location = policies.bucket_arn(settings.partition, work_bucket)
     rows = []
     for resource, candidates in (
@@ -332,9 +468,11 @@ def _work_bucket_section(
 
 
 def _settings_report(settings: AccessSettings) -> list[str]:
-    accounts = " and ".join(_code(compute.account) for compute in settings.computes)
+    accounts = _listed([_code(compute.account) for compute in settings.computes])
     b = _code(settings.storage_account)
-    principals = " and ".join(_code(p) for p in settings.account_principals)
+    principals = _listed([_code(p) for p in settings.account_principals])
+    fixed = "principal" if len(settings.account_principals) == 1 else "principals"
+    identities = {compute.account: _Identity.of(settings, compute) for compute in settings.computes}
     lines = [
         f"# Access report: buckets of {b} for Seqera Platform in {accounts}",
         "",
@@ -350,20 +488,23 @@ def _settings_report(settings: AccessSettings) -> list[str]:
         "Every table row is one claim, checked by the project's tests with an IAM policy "
         "evaluator; what no Allow row grants is denied.",
         "",
-        *_principals_section(settings),
+        *_principals_section(settings, identities),
     ]
-    identity = policies.s3_write_policy_document(settings)["Statement"]
+    for compute in settings.computes:
+        lines += ["", *_compute_section(settings, compute, identities[compute.account])]
     for grant in settings.grants:
-        lines += ["", *_bucket_section(settings, grant, identity)]
+        about = [identity.about(grant.name) for identity in identities.values()]
+        lines += ["", *_bucket_section(settings, grant, about)]
     for compute in settings.computes:
         if compute.work_bucket is not None:
-            lines += ["", *_work_bucket_section(settings, compute, compute.work_bucket)]
+            own = identities[compute.account]
+            lines += ["", *_work_bucket_section(settings, compute, compute.work_bucket, own)]
     lines += [
         "",
         "## Block Public Access",
         "",
         f"Every Allow statement the construct writes into the bucket policies names the fixed "
-        f"principal {principals}, so S3 Block Public Access does not count them as public: "
+        f"{fixed} {principals}, so S3 Block Public Access does not count them as public: "
         "turning on RestrictPublicBuckets changes none of the decisions above.",
         "",
         "## Not covered",

@@ -89,6 +89,7 @@ class StorageStack(cdk.Stack):
         self._access_logs: s3.IBucket | None = None
         for grant in self.grants:
             self._add_grant(grant)
+        self._admit_log_delivery()
         self._request_key_statements()
 
     @property
@@ -127,14 +128,18 @@ class StorageStack(cdk.Stack):
     def _request_key_statements(self) -> None:
         """Print, per existing key, the key-policy statement its administrator must add.
 
-        One statement per key (KMS grants per key), with write actions if any bucket
-        encrypted with it is granted read-write.
+        One statement per key (KMS grants per key), with write actions if any bucket it
+        encrypts is granted read-write, in whichever storage stack: every stack that prints a
+        statement for a key prints the same one.
         """
         by_key: dict[str, list[ValidGrant]] = {}
-        for grant in self.grants:
+        for grant in self.settings.grants:
             if grant.kms_key_arn is not None:
                 by_key.setdefault(grant.kms_key_arn, []).append(grant)
+        here = {grant.kms_key_arn for grant in self.grants}
         for number, (key_arn, grants) in enumerate(by_key.items(), start=1):
+            if key_arn not in here:
+                continue
             widest = min(grants, key=lambda grant: grant.read_only)
             cdk.CfnOutput(
                 self,
@@ -187,26 +192,36 @@ class StorageStack(cdk.Stack):
         return bucket
 
     def _log_access(self, bucket: s3.Bucket, name: str) -> None:
-        """Send server access logs to the log bucket through its bucket policy, never ACLs.
+        """Send the bucket's server access logs to the log bucket, under ``<name>/``.
 
         Set here rather than with ``server_access_logs_bucket``, whose ACL or policy choice
         depends on a feature flag in the consuming app's cdk.json; ACLs cannot work with
-        ``BucketOwnerEnforced``.
+        ``BucketOwnerEnforced``. The log bucket's policy admits delivery once, for all.
         """
-        logs = self.access_logs_bucket
         cfn_bucket = cast(s3.CfnBucket, bucket.node.default_child)
         cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
-            destination_bucket_name=logs.bucket_name, log_file_prefix=f"{name}/"
+            destination_bucket_name=self.access_logs_bucket.bucket_name,
+            log_file_prefix=f"{name}/",
         )
+
+    def _admit_log_delivery(self) -> None:
+        """One log-bucket statement for every created bucket, so the policy stays small.
+
+        Only S3's log delivery, on behalf of this account's created buckets, may write.
+        """
+        created = [policies.bucket_arn(self.settings.partition, n) for n in self.created_buckets]
+        if not created:
+            return
+        logs = self.access_logs_bucket
         logs.add_to_resource_policy(
             iam.PolicyStatement(
-                sid=f"ServerAccessLogs{policies.statement_id(name)}",
+                sid="ServerAccessLogDelivery",
                 principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
                 actions=["s3:PutObject"],
-                resources=[logs.arn_for_objects(f"{name}/*")],
+                resources=[logs.arn_for_objects("*")],
                 conditions={
                     "StringEquals": {"aws:SourceAccount": self.settings.storage_account},
-                    "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                    "ArnLike": {"aws:SourceArn": policies.one_or_many(created)},
                 },
             )
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from constructs_lib import BucketGrant
 from constructs_lib.config import AccessSettings, ComputeAccount, validate_settings
+from constructs_lib.policies import s3_write_policy_documents
 from constructs_lib.report import REPORT_FILE, access_report, write_access_report
 from tests.conftest import (
     COMPUTE_ACCOUNT,
@@ -55,6 +56,7 @@ def test_every_bucket_and_the_work_bucket_have_a_section() -> None:
     headings = [line for line in report.splitlines() if line.startswith("## ")]
     assert headings == [
         "## Principals",
+        f"## Compute account `{COMPUTE_ACCOUNT}`",
         "## Bucket `data-b` (read-write)",
         "## Bucket `refs-b` (read-write)",
         f"## Work bucket `work-a` (in `{COMPUTE_ACCOUNT}`)",
@@ -101,7 +103,9 @@ def test_a_created_key_is_named_by_its_alias_and_usable_through_s3_only() -> Non
 
 def test_an_existing_key_says_its_key_policy_needs_the_printed_statement() -> None:
     report = access_report(settings_for(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN)))
-    assert "output `KeyPolicyStatement`" in section(report, "Bucket `data-b`")
+    assert "an output `KeyPolicyStatement<n>` whose description names the key" in section(
+        report, "Bucket `data-b`"
+    )
 
 
 def test_a_key_shared_by_a_read_only_bucket_is_called_out() -> None:
@@ -139,6 +143,82 @@ def test_every_compute_account_has_its_admitted_roles_row() -> None:
     assert f"| Every other role and every user of `{COMPUTE_ACCOUNT}` and `{THIRD_ACCOUNT}`" in (
         principals
     )
+
+
+SECOND = ComputeAccount(
+    THIRD_ACCOUNT, "eu-central-1", forge_role_prefix="SeqeraForge", work_bucket="work-c"
+)
+NAMED_ONLY = ComputeAccount(
+    "444444444444",
+    REGION,
+    forge_role_prefix=None,
+    forge_role_arns=("arn:aws:iam::444444444444:role/head",),
+)
+
+
+def many(count: int) -> list[BucketGrant]:
+    return [BucketGrant(f"bench-bucket-{n:04d}", prefixes=("runs",)) for n in range(count)]
+
+
+def parts_table(report: str, account: str) -> dict[str, list[str]]:
+    """The managed-policy rows of a compute account's section: buckets by managed policy."""
+    found: dict[str, list[str]] = {}
+    for line in section(report, f"Compute account `{account}`").splitlines():
+        if line.startswith("| `"):
+            name, buckets = line[2:-2].split(" | ")
+            found[name.strip("`")] = [bucket.strip("` ") for bucket in buckets.split(",")]
+    return found
+
+
+def test_every_compute_account_has_a_section_with_its_region_patterns_and_work_bucket() -> None:
+    report = access_report(
+        settings_for(
+            BucketGrant("data-b"), work_bucket="work-a", compute_accounts=[SECOND, NAMED_ONLY]
+        )
+    )
+    second = section(report, f"Compute account `{THIRD_ACCOUNT}`")
+    assert "Region `eu-central-1`." in second
+    assert f"`arn:aws:iam::{THIRD_ACCOUNT}:role/SeqeraForge*`" in second
+    assert f"Work bucket `work-c`, in `{THIRD_ACCOUNT}`." in second
+    named_only = section(report, "Compute account `444444444444`")
+    assert "matches `arn:aws:iam::444444444444:role/head`, and their sessions" in named_only
+    assert "Work bucket" not in named_only
+    assert parts_table(report, COMPUTE_ACCOUNT) == {"S3WritePolicy": ["data-b", "work-a"]}
+    assert parts_table(report, THIRD_ACCOUNT) == {"S3WritePolicy": ["data-b", "work-c"]}
+    assert parts_table(report, "444444444444") == {"S3WritePolicy": ["data-b"]}
+
+
+def test_a_split_s3_write_policy_lists_each_managed_policy_and_its_buckets_once() -> None:
+    settings = settings_for(*many(300), work_bucket="work-a", compute_accounts=[SECOND])
+    report = access_report(settings)
+    for compute in settings.computes:
+        parts = parts_table(report, compute.account)
+        assert list(parts) == [
+            "S3WritePolicy" if n == 0 else f"S3WritePolicy{n + 1}"
+            for n in s3_write_policy_documents(settings, compute)
+        ]
+        assert len(parts) > 1
+        listed = [bucket for buckets in parts.values() for bucket in buckets]
+        assert sorted(listed) == sorted(
+            [g.name for g in settings.grants] + [str(compute.work_bucket)]
+        )
+        assert (
+            f"with all {len(parts)} managed policies of the s3-write policy of `{compute.account}` "
+            "attached" in section(report, "Principals")
+        )
+        assert "attach them all" in section(report, f"Compute account `{compute.account}`")
+
+
+def test_several_accounts_are_listed_in_the_title_and_their_roots_as_fixed_principals() -> None:
+    report = access_report(
+        settings_for(BucketGrant("data-b"), compute_accounts=[SECOND, NAMED_ONLY])
+    )
+    accounts = f"`{COMPUTE_ACCOUNT}`, `{THIRD_ACCOUNT}` and `444444444444`"
+    assert report.startswith(
+        f"# Access report: buckets of `{STORAGE_ACCOUNT}` for Seqera Platform in {accounts}\n"
+    )
+    roots = ", ".join(f"`arn:aws:iam::{a}:root`" for a in (COMPUTE_ACCOUNT, THIRD_ACCOUNT))
+    assert f"names the fixed principals {roots} and `arn:aws:iam::444444444444:root`" in report
 
 
 def test_a_report_for_several_constructs_has_a_title_for_each() -> None:

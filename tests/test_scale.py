@@ -244,3 +244,22 @@ def _buckets(document: dict[str, Any]) -> set[str]:
         for resource in as_list(statement["Resource"])
         if ":::" in resource
     }
+
+
+def test_the_access_log_bucket_policy_stays_small_with_many_created_buckets() -> None:
+    access = CrossAccountBucketAccess(
+        cdk.App(),
+        "Logs",
+        compute_env=COMPUTE_ENV,
+        storage_env=STORAGE_ENV,
+        buckets=many(240, create=True),
+    )
+    (stack,) = access.storage_stacks
+    template = template_of(stack)
+    (log_policy,) = [
+        resource["Properties"]["PolicyDocument"]
+        for resource in template.find_resources("AWS::S3::BucketPolicy").values()
+        if not isinstance(resource["Properties"]["Bucket"], str)
+    ]
+    assert len(log_policy["Statement"]) == 2
+    assert compact_size(log_policy) < 20 * 1024

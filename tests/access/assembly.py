@@ -28,8 +28,10 @@ class UnresolvedIntrinsicError(ValueError):
 
 @dataclass(frozen=True)
 class Stack:
-    """One stack of the assembly: where it deploys and its template, resolved on demand."""
+    """One stack of the assembly: its name, where it deploys and its template, resolved on
+    demand."""
 
+    name: str
     account: str
     region: str
     partition: str
@@ -75,7 +77,7 @@ class Stack:
         if resource_type == "AWS::S3::Bucket":
             return self._bucket_name(name)
         if resource_type == "AWS::KMS::Key":
-            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account}/{name}"))
+            return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.account}/{self.name}/{name}"))
         raise UnresolvedIntrinsicError(f"Ref {name} ({resource_type}) is not resolved here")
 
     def _get_att(self, name: str, attribute: str) -> str:
@@ -93,54 +95,77 @@ class Stack:
         return str(resources[logical_id]["Type"])
 
     def _bucket_name(self, logical_id: str) -> str:
-        """The bucket's name: its BucketName, or a stand-in for the one CloudFormation makes."""
+        """The bucket's name: its BucketName, or a stand-in for the one CloudFormation makes
+        (from the stack's name and the logical ID, as CloudFormation's is)."""
         properties = self.template["Resources"][logical_id].get("Properties", {})
         if "BucketName" in properties:
             return str(self.resolve(properties["BucketName"]))
-        return f"generated-{logical_id.lower()}"
+        return f"{self.name}-{logical_id}".lower()[:52] + "-generated"
 
 
 @dataclass(frozen=True)
 class StackArtifact:
-    """Where a stack of the cloud assembly deploys, and its template file."""
+    """A stack of the cloud assembly: its name, where it deploys, and its template file."""
 
+    name: str
     account: str
     region: str
     template_file: Path
 
 
-def stack_artifacts(outdir: Path) -> dict[str, StackArtifact]:
-    """The stacks of the cloud assembly in ``outdir`` (its manifest), by account."""
+def stack_artifacts(outdir: Path) -> list[StackArtifact]:
+    """The stacks of the cloud assembly in ``outdir``, in the manifest's order. An account may
+    hold several: storage stacks the grants are spread over, or an app's other stacks."""
     manifest = json.loads((outdir / "manifest.json").read_text())
-    found: dict[str, StackArtifact] = {}
+    found: list[StackArtifact] = []
     for artifact in manifest["artifacts"].values():
         if artifact["type"] != "aws:cloudformation:stack":
             continue
         _, _, account, region = artifact["environment"].split("/")
-        if account in found:
-            raise ValueError(f"two stacks deploy to account {account}")
-        template_file = outdir / artifact["properties"]["templateFile"]
-        found[account] = StackArtifact(account, region, template_file)
+        properties = artifact["properties"]
+        name = properties.get("stackName", artifact.get("displayName", ""))
+        found.append(StackArtifact(name, account, region, outdir / properties["templateFile"]))
     return found
 
 
-def stacks(outdir: Path, partition: str) -> dict[str, Stack]:
-    """Every stack of the cloud assembly in ``outdir``, by the account it deploys to."""
-    return {
-        account: Stack(
-            account, artifact.region, partition, json.loads(artifact.template_file.read_text())
+def stacks(outdir: Path, partition: str) -> list[Stack]:
+    """Every stack of the cloud assembly in ``outdir``, in the manifest's order."""
+    return [
+        Stack(
+            artifact.name,
+            artifact.account,
+            artifact.region,
+            partition,
+            json.loads(artifact.template_file.read_text()),
         )
-        for account, artifact in stack_artifacts(outdir).items()
-    }
+        for artifact in stack_artifacts(outdir)
+    ]
+
+
+def in_account(found: list[Stack], account: str) -> list[Stack]:
+    """The stacks that deploy to ``account``."""
+    return [stack for stack in found if stack.account == account]
 
 
 def managed_policies(compute: Stack) -> dict[str, Document]:
-    """The managed policies the compute stack makes (the s3-write policy, in as many parts
-    as IAM's size limit needs), by logical ID."""
-    return {
+    """The managed policies the stack makes (the s3-write policy, in as many parts as IAM's
+    size limit needs), by the construct id the stack gives each (``S3WritePolicy``,
+    ``S3WritePolicy2``, ...): the stack names each policy's ARN in an output ``<id>Arn``."""
+    documents = {
         logical_id: compute.resolve(policy["Properties"]["PolicyDocument"])
         for logical_id, policy in compute.resources("AWS::IAM::ManagedPolicy").items()
     }
+    by_id: dict[str, Document] = {}
+    named: set[str] = set()
+    for output_id, output in compute.template.get("Outputs", {}).items():
+        value = output["Value"]
+        if isinstance(value, dict) and value.get("Ref") in documents and output_id.endswith("Arn"):
+            by_id[output_id.removesuffix("Arn")] = documents[value["Ref"]]
+            named.add(value["Ref"])
+    if named != set(documents):
+        unnamed = sorted(set(documents) - named)
+        raise ValueError(f"managed policies without an ARN output in {compute.name}: {unnamed}")
+    return by_id
 
 
 def bucket_policies(storage: Stack) -> dict[str, Document]:

@@ -6,8 +6,10 @@ is asked on a concrete resource of each pattern (objects outside the ``except`` 
 row that has them), for every combination of the clauses' values, by representative callers;
 ``s3:*`` stands for every S3 action the section's Allow rows grant. A principals row says what
 a kind of caller gets of the storage account's buckets: it is asked every request of every
-bucket Allow row. The test reads only code spans and the report's fixed phrases; a row it
-cannot read fails.
+bucket Allow row. A compute account's managed-policy row says that its admitted roles holding
+only that managed policy may use the row's buckets (``s3:GetBucketLocation``, which every
+grant allows) and not the first bucket of each other row. The test reads only code spans and
+the report's fixed phrases; a row it cannot read fails.
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ from tests.access.matrix import (
     Cell,
     Target,
 )
-from tests.access.principals import BROAD, S3_WRITE, Principal, role_arn, session_of
+from tests.access.principals import BROAD, S3_WRITE, Principal, part_of, role_arn, session_of
 from tests.conftest import THIRD_ACCOUNT
 
 CODE = re.compile(r"`([^`]+)`")
 ADMITTED_KIND = re.compile(r"Roles of `\d{12}` whose ARN matches ")
 PATH_KIND = re.compile(r"Roles of `(?P<account>\d{12})` under a path that starts with ")
-HEADERS = ("| Decision |", "| Principal |")
+OTHERS_KIND = "Every other role and every user of "
+COMPUTE_SECTION = "Compute account "
+HEADERS = ("| Decision |", "| Principal |", "| Managed policy |")
 Check = tuple[Cell, bool]
 Shape = tuple[str, Target, tuple[tuple[str, str], ...], bool]
 Way = tuple[dict[str, str], bool]
@@ -70,9 +74,8 @@ def codes(text: str) -> list[str]:
     return CODE.findall(text)
 
 
-def _admitted(report_rows: list[Row], policies: tuple[str, ...]) -> list[Principal]:
-    """A role of each pattern the principals table admits (named where the pattern has
-    ``*``) and its session, with ``policies`` as IAM policies."""
+def _patterns(report_rows: list[Row]) -> list[str]:
+    """The ``aws:PrincipalArn`` patterns the principals table admits, of every account."""
     patterns = [
         code
         for row in report_rows
@@ -82,16 +85,41 @@ def _admitted(report_rows: list[Row], policies: tuple[str, ...]) -> list[Princip
     ]
     if not patterns:
         raise UnreadableClaimError("the principals table names no admitted pattern")
+    return patterns
+
+
+def _named(pattern: str) -> str:
+    """A role ARN the pattern matches (``*`` filled in)."""
+    return pattern.replace("*", "-claim-InstanceRole")
+
+
+def _admitted(report_rows: list[Row], policies: tuple[str, ...]) -> list[Principal]:
+    """A role of each pattern the principals table admits (named where the pattern has
+    ``*``) and its session, with ``policies`` as IAM policies."""
     roles = [
-        Principal(f"admitted-{index}", pattern.replace("*", "-claim-InstanceRole"), policies)
-        for index, pattern in enumerate(patterns)
+        Principal(f"admitted-{index}", _named(pattern), policies)
+        for index, pattern in enumerate(_patterns(report_rows))
     ]
     return [*roles, *(session_of(role) for role in roles)]
 
 
+def _transplanted(report_rows: list[Row], account: str) -> list[Principal]:
+    """Roles of ``account`` named as another account's patterns admit that account's roles
+    (what a mistaken pattern would admit), where no pattern of ``account`` matches them."""
+    patterns = _patterns(report_rows)
+    own = [pattern for pattern in patterns if pattern.split(":")[4] == account]
+    found: list[Principal] = []
+    for index, pattern in enumerate(patterns):
+        parts = _named(pattern).split(":")
+        arn = ":".join([*parts[:4], account, *parts[5:]])
+        if pattern not in own and not any(fnmatchcase(arn, mine) for mine in own):
+            found.append(Principal(f"{account}-named-as-pattern-{index}", arn, (BROAD,)))
+    return found
+
+
 def _kind(settings: AccessSettings, report_rows: list[Row], kind: str) -> list[Principal]:
     """Representative callers of a kind the principals table names."""
-    partition, a, b = settings.partition, settings.compute_account, settings.storage_account
+    partition, b = settings.partition, settings.storage_account
     if ADMITTED_KIND.match(kind):
         return _admitted(report_rows, (S3_WRITE,))
     if under_path := PATH_KIND.match(kind):
@@ -100,17 +128,26 @@ def _kind(settings: AccessSettings, report_rows: list[Row], kind: str) -> list[P
         return [Principal("path-role", arn, (S3_WRITE,))]
     if kind == "The same roles when no IAM policy of their account allows the request":
         return _admitted(report_rows, ())
-    if kind.startswith(f"Every other role and every user of `{a}`"):
+    if kind.startswith(OTHERS_KIND):
+        accounts = [code for code in codes(kind) if code.isdigit()]
+        named = [_named(p) for p in _patterns(report_rows) if "*" not in p]
         return [
-            Principal("outside-role", role_arn(partition, a, "platform-admin"), (BROAD,)),
-            Principal("outside-role-s3-write", role_arn(partition, a, "data-analyst"), (S3_WRITE,)),
-            Principal("user", f"arn:{partition}:iam::{a}:user/claim-user", (BROAD,)),
-            *(Principal(f"{arn}-2", f"{arn}-2", (BROAD,)) for arn in settings.forge_role_arns),
+            caller
+            for a in accounts
+            for caller in (
+                Principal(f"{a}-outside-role", role_arn(partition, a, "platform-admin"), (BROAD,)),
+                Principal(
+                    f"{a}-outside-role-s3-write",
+                    role_arn(partition, a, "data-analyst"),
+                    (S3_WRITE,),
+                ),
+                Principal(f"{a}-user", f"arn:{partition}:iam::{a}:user/claim-user", (BROAD,)),
+                *(Principal(f"{arn}-2", f"{arn}-2", (BROAD,)) for arn in named if f"::{a}:" in arn),
+                *_transplanted(report_rows, a),
+            )
         ]
     if kind.startswith("Principals of any other account"):
-        prefix = settings.forge_role_prefix or "TowerForge"
-        other = role_arn(partition, THIRD_ACCOUNT, f"{prefix}-claim-InstanceRole")
-        return [Principal("other-account", other, (BROAD,))]
+        return _transplanted(report_rows, THIRD_ACCOUNT)
     if kind == "Anonymous requests":
         return [Principal("anonymous", None)]
     if kind == f"Principals of `{b}`":
@@ -133,23 +170,29 @@ def _granted_to(principal: Principal, access: str) -> bool:
 
 
 def _callers(
-    settings: AccessSettings, report_rows: list[Row], row: Row, allow: bool
+    settings: AccessSettings, report_rows: list[Row], row: Row, allow: bool, brief: bool
 ) -> list[Principal]:
     """The callers a bucket row's ``Who`` stands for. A denial to the admitted principals must
     hold whatever IAM policies the compute account gives them; the s3-write policy's holders
-    are those of the work bucket's account."""
+    are those of the work bucket's account. ``brief`` asks a denial of the admitted roles
+    without their sessions (which the policies see as the role), and a denial to everyone of
+    one caller of each kind."""
     who, account = row.cells[1], codes(row.section)[-1]
     admitted = _admitted(report_rows, (S3_WRITE,))
+    if who == ADMITTED and allow:
+        return admitted
     if who == ADMITTED:
-        return admitted if allow else admitted + _admitted(report_rows, (BROAD,))
+        denied = admitted + _admitted(report_rows, (BROAD,))
+        return [p for p in denied if p.role_arn is None] if brief else denied
     if who == S3_WRITE_HOLDERS and allow:
         in_account = [p for p in admitted if p.account == account]
         outsider = role_arn(settings.partition, account, "data-analyst")
         return [*in_account, Principal("outside-role-s3-write", outsider, (S3_WRITE,))]
     if who == EVERYONE and not allow:
         kinds = [row.cells[0] for row in report_rows if row.section == "Principals"]
-        everyone = [p for kind in kinds for p in _kind(settings, report_rows, kind)]
-        return everyone + _admitted(report_rows, (BROAD,))
+        each = [_kind(settings, report_rows, kind) for kind in kinds]
+        each.append(_admitted(report_rows, (BROAD,)))
+        return [p for callers in each for p in (callers[:1] if brief else callers)]
     raise UnreadableClaimError(f"unknown callers for {'an Allow' if allow else 'a Deny'}: {who}")
 
 
@@ -243,9 +286,37 @@ def _shapes(deployment: Deployment, report_rows: list[Row], row: Row) -> list[Sh
     return shapes
 
 
-def checks(deployment: Deployment, report_rows: list[Row], row: Row) -> list[Check]:
-    """The requests a row claims, each with whether it must be allowed."""
+def _part_checks(report_rows: list[Row], row: Row) -> list[Check]:
+    """A managed-policy row: the account's admitted roles with only that managed policy may
+    locate each bucket of the row, and not the first bucket of each other row."""
+    account, (name,) = codes(row.section)[0], codes(row.cells[0])
+    roles = [
+        role
+        for role in _admitted(report_rows, (part_of(name),))
+        if role.account == account and role.role_arn is None
+    ]
+    others = [
+        codes(other.cells[1])[0]
+        for other in report_rows
+        if other.section == row.section and other != row
+    ]
+    asked = [(bucket, True) for bucket in codes(row.cells[1])]
+    asked += [(bucket, False) for bucket in others]
+    return [
+        (Cell(role, "s3:GetBucketLocation", Target("bucket", bucket)), allowed)
+        for role in roles
+        for bucket, allowed in asked
+    ]
+
+
+def checks(
+    deployment: Deployment, report_rows: list[Row], row: Row, brief: bool = False
+) -> list[Check]:
+    """The requests a row claims, each with whether it must be allowed (``brief``: see
+    ``_callers``)."""
     settings = deployment.settings
+    if row.section.startswith(COMPUTE_SECTION):
+        return _part_checks(report_rows, row)
     if row.section == "Principals":
         kind, access = row.cells
         callers = [(p, _granted_to(p, access)) for p in _kind(settings, report_rows, kind)]
@@ -257,7 +328,7 @@ def checks(deployment: Deployment, report_rows: list[Row], row: Row) -> list[Che
         ]
     else:
         allow = row.cells[0] == "Allow"
-        callers = [(p, allow) for p in _callers(settings, report_rows, row, allow)]
+        callers = [(p, allow) for p in _callers(settings, report_rows, row, allow, brief)]
         shapes = _shapes(deployment, report_rows, row)
     return [
         (Cell(principal, action, target, context, secure), allowed)

@@ -1,6 +1,7 @@
-"""The apps the access tests synthesize: the example of cdk.json, and a maximal one.
+"""The apps the access tests synthesize: the example of cdk.json, a maximal one, and one with
+three compute accounts and enough buckets to split the s3-write policy and the storage stack.
 
-Both are built the way ``cdk synth`` builds them, by ``app.build_app`` from context. The
+All are built the way ``cdk synth`` builds them, by ``app.build_app`` from context. The
 settings are also read from the context alone (no CDK), so that tests can be parametrized with
 one test per matrix cell before anything is synthesized.
 """
@@ -8,16 +9,18 @@ one test per matrix cell before anything is synthesized.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app import CONSTRUCT_ID, build_app
 from constructs_lib import BucketGrant, CrossAccountBucketAccess
-from constructs_lib.config import AccessSettings, validate_settings
+from constructs_lib.config import AccessSettings, ValidGrant, validate_settings
 from constructs_lib.context import settings_from_context
-from tests.conftest import EXISTING_KEY_ARN, HEAD_JOB_ROLE_ARN, example_context
+from constructs_lib.storage_stack import plan_storage_stacks
+from tests.access.matrix import Cell, cells
+from tests.conftest import EXISTING_KEY_ARN, HEAD_JOB_ROLE_ARN, REGION, example_context
 
 # Every kind of grant once: existing and created buckets, existing and created keys, nested
 # prefixes, read-only with and without prefixes.
@@ -57,18 +60,110 @@ def maximal_context() -> dict[str, Any]:
     }
 
 
+# Three compute accounts: the first with the default Forge prefix and a work bucket, one with
+# a prefix of its own, in another region, and its own work bucket, one that admits a named role
+# only. Storage: two existing buckets sharing an existing key (one whole and read-write, one
+# prefixed and read-only), and enough created buckets with keys of their own (four resources
+# each; prefixed and read-write, or whole and read-only) to need two storage stacks; the
+# s3-write policy of each compute account is split into several managed policies.
+SECOND_COMPUTE_ACCOUNT = "444444444444"
+NAMED_ONLY_COMPUTE_ACCOUNT = "555555555555"
+NAMED_ONLY_ROLE_ARN = f"arn:aws:iam::{NAMED_ONLY_COMPUTE_ACCOUNT}:role/nextflow-head-job"
+CREATED_WITH_KEYS = 126
+SEVERAL_ACCOUNTS_GRANTS = (
+    BucketGrant("shared-data-b", kms_key_arn=EXISTING_KEY_ARN),
+    BucketGrant(
+        "shared-refs-b", prefixes=("references",), read_only=True, kms_key_arn=EXISTING_KEY_ARN
+    ),
+    *(
+        BucketGrant(
+            f"lab-{number:03d}-b",
+            prefixes=("runs",) if number % 2 == 0 else (),
+            read_only=number % 2 == 1,
+            create=True,
+            create_kms_key=True,
+        )
+        for number in range(CREATED_WITH_KEYS)
+    ),
+)
+
+
+def several_accounts_context() -> dict[str, Any]:
+    """cdk.json's context with three compute accounts and the grants above."""
+    return {
+        **example_context(),
+        "tower:buckets": [grant_context(grant) for grant in SEVERAL_ACCOUNTS_GRANTS],
+        "tower:platform": False,
+        "tower:computeAccounts": [
+            {
+                "account": SECOND_COMPUTE_ACCOUNT,
+                "region": "eu-central-1",
+                "forgeRolePrefix": "SeqeraForge",
+                "workBucket": "seqera-work-c",
+            },
+            {
+                "account": NAMED_ONLY_COMPUTE_ACCOUNT,
+                "region": REGION,
+                "forgeRolePrefix": False,
+                "forgeRoleArns": [NAMED_ONLY_ROLE_ARN],
+            },
+        ],
+    }
+
+
+def _kind(grant: ValidGrant) -> tuple[bool, bool, bool, bool]:
+    return (grant.create, bool(grant.prefixes), grant.read_only, grant.kms_key_arn is not None)
+
+
+def sample_buckets(settings: AccessSettings) -> tuple[str, ...]:
+    """The granted buckets the matrix evaluates in full, chosen from the settings alone: the
+    first bucket of each kind (created or not, prefixed or not, read-only or not, existing key
+    or not), the kinds taken in turn from each storage stack of the plan, so that the sample
+    spans every storage stack (a kind a stack lacks is taken from the first that has it)."""
+    plan = plan_storage_stacks(settings)
+    kinds = list(dict.fromkeys(_kind(grant) for grant in settings.grants))
+    sample: list[str] = []
+    for index, kind in enumerate(kinds):
+        stacks = plan[index % len(plan) :] + plan[: index % len(plan)]
+        grant = next(g for stack in stacks for g in stack if _kind(g) == kind)
+        sample.append(grant.name)
+    return tuple(sample)
+
+
 @dataclass(frozen=True)
 class Config:
-    """A named app context and the access settings app.py makes of it."""
+    """A named app context and the access settings app.py makes of it. ``sample`` (when
+    given) chooses the granted buckets the matrix evaluates and makes the matrix brief (see
+    ``matrix.cells``): for apps with too many buckets to ask everything of all."""
 
     name: str
     context: Mapping[str, Any]
+    sample: Callable[[AccessSettings], tuple[str, ...]] | None = None
 
     @property
     def settings(self) -> AccessSettings:
         arguments = settings_from_context(self.context.get, self.context)
         accepted = inspect.signature(validate_settings).parameters
         return validate_settings(**{k: v for k, v in arguments.items() if k in accepted})
+
+    @property
+    def buckets(self) -> tuple[str, ...] | None:
+        """The granted buckets evaluated in full: all (None), or the sample."""
+        return None if self.sample is None else self.sample(self.settings)
+
+    @property
+    def reported_buckets(self) -> tuple[str, ...] | None:
+        """The buckets whose report sections are checked: all (None), or the first sampled
+        bucket of each storage stack."""
+        sample = self.buckets
+        if sample is None:
+            return None
+        stacks = [{grant.name for grant in part} for part in plan_storage_stacks(self.settings)]
+        return tuple(next(name for name in sample if name in stack) for stack in stacks)
+
+    def cells(self) -> list[Cell]:
+        """The matrix for this app."""
+        return cells(self.settings, self.buckets, brief=self.sample is not None)
 
     def synthesize(self, outdir: Path) -> AccessSettings:
         """Synthesize the app into ``outdir``; return the settings its construct used."""
@@ -81,4 +176,5 @@ class Config:
 
 EXAMPLE = Config("example", example_context())
 MAXIMAL = Config("maximal", maximal_context())
-CONFIGS = (EXAMPLE, MAXIMAL)
+SEVERAL_ACCOUNTS = Config("several-accounts", several_accounts_context(), sample_buckets)
+CONFIGS = (EXAMPLE, MAXIMAL, SEVERAL_ACCOUNTS)

@@ -14,39 +14,62 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib.config import AccessSettings
+from constructs_lib.storage_stack import plan_storage_stacks
 from tests.access import assembly
 from tests.access.bridge import ALLOWED, Decision, Request, Result, evaluate
-from tests.access.matrix import ACCESS_LOGS, Cell, expected, target_account
-from tests.access.principals import BROAD, BROAD_POLICY, S3_WRITE
+from tests.access.matrix import Cell, access_logs, expected, target_account
+from tests.access.principals import BROAD, BROAD_POLICY, S3_WRITE, Principal
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """The policies of one synthesized app, and how the matrix's names map onto them: the
-    s3-write policy is every managed policy of the compute stack (IAM's size limit may split
-    it), a log bucket and keys are found by what the templates say of them."""
+    """The policies of one synthesized app, and how the matrix's names map onto them.
+
+    The storage account's policies are those of all its stacks (the grants may be spread over
+    several). Each compute account's s3-write policy is every managed policy of its stack (IAM's
+    size limit may split it): a principal holding ``S3_WRITE`` carries every part of its own
+    account's policy, one holding ``part_of(name)`` only that part. A log bucket and keys are
+    found by what the templates say of them.
+    """
 
     settings: AccessSettings
     policies: Mapping[str, Any]
-    identity_policies: Mapping[str, tuple[str, ...]]
+    s3_write: Mapping[str, Mapping[str, str]]
     bucket_names: Mapping[str, str]
     keys: Mapping[str, assembly.Key]
 
     @classmethod
     def from_assembly(cls, outdir: Path, settings: AccessSettings) -> Deployment:
-        stacks = assembly.stacks(outdir, settings.partition)
-        compute, storage = stacks[settings.compute_account], stacks[settings.storage_account]
-        bucket_policies = assembly.bucket_policies(storage)
-        s3_write = assembly.managed_policies(compute)
-        policies: dict[str, Any] = {
-            **{f"{S3_WRITE}:{logical_id}": document for logical_id, document in s3_write.items()},
-            BROAD: BROAD_POLICY,
-            **{f"bucket:{name}": document for name, document in bucket_policies.items()},
-        }
+        found = assembly.stacks(outdir, settings.partition)
+        storage = assembly.in_account(found, settings.storage_account)
+        policies: dict[str, Any] = {BROAD: BROAD_POLICY}
+        s3_write: dict[str, dict[str, str]] = {}
+        for compute in settings.computes:
+            (stack,) = assembly.in_account(found, compute.account)
+            parts = s3_write.setdefault(compute.account, {})
+            for name, document in assembly.managed_policies(stack).items():
+                parts[name] = f"{S3_WRITE}:{compute.account}:{name}"
+                policies[parts[name]] = document
+        for stack in storage:
+            for name, document in assembly.bucket_policies(stack).items():
+                assert f"bucket:{name}" not in policies, f"two stacks write the policy of {name}"
+                policies[f"bucket:{name}"] = document
         keys = _keys(storage, settings)
         policies |= {f"key:{key.arn}": key.policy for key in keys.values()}
-        identity = {S3_WRITE: tuple(f"{S3_WRITE}:{logical_id}" for logical_id in s3_write)}
-        return cls(settings, policies, identity, _bucket_names(storage, settings), keys)
+        return cls(settings, policies, s3_write, _bucket_names(storage, settings), keys)
+
+    def identity_policies(self, principal: Principal) -> tuple[str, ...]:
+        """The ids of the principal's IAM policies: ``S3_WRITE`` and its parts are those of the
+        principal's own account (a managed policy is attached in its own account only)."""
+        ids: list[str] = []
+        for policy in principal.identity_policies:
+            if policy == S3_WRITE or policy.startswith(f"{S3_WRITE}/"):
+                parts = self.s3_write[str(principal.account)]
+                wanted = list(parts) if policy == S3_WRITE else [policy.split("/", 1)[1]]
+                ids += [parts[name] for name in wanted]
+            else:
+                ids.append(policy)
+        return tuple(ids)
 
     def request(self, cell: Cell, block_public_access: bool) -> Request:
         principal, target = cell.principal, cell.target
@@ -70,41 +93,53 @@ class Deployment:
             action=cell.action,
             resource=resource,
             resource_account=target_account(self.settings, target),
-            identity_policies=tuple(
-                part
-                for policy in principal.identity_policies
-                for part in self.identity_policies.get(policy, (policy,))
-            ),
+            identity_policies=self.identity_policies(principal),
             resource_policy=policy if policy in self.policies else None,
             context=context,
             block_public_access=block_public_access,
         )
 
 
-def _bucket_names(storage: assembly.Stack, settings: AccessSettings) -> dict[str, str]:
-    """The matrix's name for the stack's log bucket, mapped to its deployed name."""
-    created = {
-        storage.resolve({"Ref": logical_id}) for logical_id in storage.resources("AWS::S3::Bucket")
-    }
-    unnamed = sorted(created - {grant.name for grant in settings.grants})
-    assert len(unnamed) <= 1, f"more buckets than the log bucket have no name: {unnamed}"
-    return {ACCESS_LOGS: unnamed[0]} if unnamed else {}
+def _bucket_names(storage: list[assembly.Stack], settings: AccessSettings) -> dict[str, str]:
+    """The matrix's names for the log buckets the storage stacks create, mapped to their
+    deployed names: each stack's by the number of the stack in the plan (the one that holds
+    its grants)."""
+    granted = {grant.name for grant in settings.grants}
+    plan = [{grant.name for grant in part} for part in plan_storage_stacks(settings)]
+    names: dict[str, str] = {}
+    for stack in storage:
+        created = {
+            stack.resolve({"Ref": logical_id}) for logical_id in stack.resources("AWS::S3::Bucket")
+        }
+        unnamed = sorted(created - granted)
+        assert len(unnamed) <= 1, f"more buckets than the log bucket have no name: {unnamed}"
+        if unnamed:
+            number = plan.index(set(assembly.bucket_policies(stack)) & granted)
+            names[access_logs(number)] = unnamed[0]
+    return names
 
 
-def _keys(storage: assembly.Stack, settings: AccessSettings) -> dict[str, assembly.Key]:
+def _keys(storage: list[assembly.Stack], settings: AccessSettings) -> dict[str, assembly.Key]:
     """The key of each encrypted bucket, by bucket name: the key a created bucket names in its
-    encryption settings, or the existing key with the statements the stack asks for."""
-    created_keys = assembly.created_keys(storage)
-    requested = assembly.requested_key_statements(storage)
-    encryption = {
-        storage.resolve(bucket["Properties"]["BucketName"]): storage.resolve(
-            bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-                "ServerSideEncryptionByDefault"
-            ].get("KMSMasterKeyID")
-        )
-        for bucket in storage.resources("AWS::S3::Bucket").values()
-        if "BucketName" in bucket["Properties"]
-    }
+    encryption settings, or the existing key with the statements the storage stacks ask for
+    (every one of them, when buckets in several stacks share the key)."""
+    created_keys: dict[str, assembly.Key] = {}
+    requested: dict[str, list[assembly.Document]] = {}
+    encryption: dict[str, str | None] = {}
+    for stack in storage:
+        created_keys |= assembly.created_keys(stack)
+        for key_arn, statements in assembly.requested_key_statements(stack).items():
+            known = requested.setdefault(key_arn, [])
+            known += [statement for statement in statements if statement not in known]
+        encryption |= {
+            stack.resolve(bucket["Properties"]["BucketName"]): stack.resolve(
+                bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+                    "ServerSideEncryptionByDefault"
+                ].get("KMSMasterKeyID")
+            )
+            for bucket in stack.resources("AWS::S3::Bucket").values()
+            if "BucketName" in bucket["Properties"]
+        }
     keys: dict[str, assembly.Key] = {}
     for grant in settings.grants:
         if not grant.uses_kms:

@@ -1,10 +1,12 @@
 """The access matrix: every caller against every action on every resource, and what is meant.
 
 ``expected`` is the specification, written from the walkthrough and the construct's settings,
-not from its policies: Forge roles of the compute account (and the named roles) that carry the
-s3-write policy may list, read and, unless read-only, write the granted buckets and prefixes
-over TLS, and use a bucket's KMS key through S3 only; nobody else in another account may do
-anything; the storage account's own principals keep what their own IAM policies give them.
+not from its policies: Forge roles of each compute account (those its own prefix names, and
+its named roles) that carry its s3-write policy may list, read and, unless read-only, write
+the granted buckets and prefixes over TLS, and use a bucket's KMS key through S3 only, and
+reach their own account's work bucket; nobody else in another account may do anything (a role
+named as another compute account admits its own included); the storage account's own
+principals keep what their own IAM policies give them.
 
 KMS grants are per key, not per bucket: when a read-only grant shares an existing key with a
 read-write grant, the key may generate data keys too (the bucket policy still refuses writes).
@@ -13,12 +15,14 @@ read-write grant, the key may generate data keys too (the bucket policy still re
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from constructs_lib.config import AccessSettings, ValidGrant
+from constructs_lib.config import AccessSettings, ComputeSettings, ValidGrant
+from constructs_lib.storage_stack import plan_storage_stacks
 from tests.access.bridge import ALLOWED, EXPLICITLY_DENIED, IMPLICITLY_DENIED, Result
-from tests.access.principals import BROAD, Principal, principals
+from tests.access.principals import BROAD, S3_WRITE, Principal, principals
 
 # The walkthrough's actions, and the ones the construct grants on top of them.
 WALKTHROUGH_ACTIONS = (
@@ -79,6 +83,16 @@ class Target:
         return {"bucket": self.bucket, "object": f"{self.bucket}/{self.key}"}.get(
             self.kind, f"key-of-{self.bucket}"
         )
+
+
+def access_logs(number: int) -> str:
+    """The matrix's name for the log bucket of storage stack ``number`` (0 is the first)."""
+    return ACCESS_LOGS if number == 0 else f"(access-logs-{number + 1})"
+
+
+def is_access_logs(bucket: str) -> bool:
+    """Whether ``bucket`` is the matrix's name for a log bucket a storage stack creates."""
+    return bucket.startswith(ACCESS_LOGS[:-1])
 
 
 @dataclass(frozen=True)
@@ -178,33 +192,81 @@ def _plain_http_cells(principal: Principal, bucket: str, key: str) -> list[Cell]
 
 def other_buckets(settings: AccessSettings) -> list[str]:
     """Buckets of the storage account that are not granted: an unrelated one, and the log
-    bucket (named, or created by the stack when a granted bucket is created)."""
+    bucket (named, or created by each storage stack that creates a granted bucket)."""
     if settings.access_logs_bucket is not None:
         return [UNRELATED_BUCKET, settings.access_logs_bucket]
-    if any(grant.create for grant in settings.grants):
-        return [UNRELATED_BUCKET, ACCESS_LOGS]
-    return [UNRELATED_BUCKET]
+    plan = plan_storage_stacks(settings)
+    created = [number for number, part in enumerate(plan) if any(g.create for g in part)]
+    return [UNRELATED_BUCKET, *(access_logs(number) for number in created)]
 
 
-def cells(settings: AccessSettings) -> list[Cell]:
-    """Every cell of the matrix for ``settings``."""
+def _asked_in_full(settings: AccessSettings, principal: Principal) -> bool:
+    """Whether a brief matrix asks the caller every cell: a role of a compute account that the
+    bucket policies admit and that holds an IAM policy. Its sessions, which the policies see
+    as the role (``aws:PrincipalArn``), and the callers refused at the granted buckets, or
+    reaching them by their own account's IAM policies only (the storage account's), are asked
+    briefly."""
+    return (
+        bool(principal.identity_policies)
+        and principal.role_arn is None
+        and _admitted(settings, principal)
+    )
+
+
+def _brief_cells(principal: Principal, settings: AccessSettings, grant: ValidGrant) -> list[Cell]:
+    """What an admitted caller is granted: list, read and write inside the grant, and the
+    bucket's key through S3; asked of a caller refused at the granted buckets."""
+    target = Target("bucket", grant.name)
+    prefix = (("s3:prefix", f"{grant.prefixes[0]}/"),) if grant.prefixes else ()
+    key = Target("object", grant.name, _object_keys(grant)[0])
+    found = [
+        Cell(principal, "s3:ListBucket", target, prefix),
+        Cell(principal, "s3:GetObject", key),
+        Cell(principal, "s3:PutObject", key),
+    ]
+    if grant.uses_kms:
+        via_s3 = (("kms:ViaService", s3_via(key_region(settings, grant))),)
+        found += [
+            Cell(principal, action, Target("key", grant.name), via_s3)
+            for action in (KMS_READ, KMS_WRITE)
+        ]
+    return found
+
+
+def cells(
+    settings: AccessSettings, buckets: Collection[str] | None = None, brief: bool = False
+) -> list[Cell]:
+    """Every cell of the matrix for ``settings``: on the granted ``buckets`` (all when None),
+    the buckets that are not granted and the work buckets. ``brief`` asks the callers that
+    are not ``_asked_in_full`` only what an admitted caller is granted at the granted buckets
+    (``_brief_cells``) and a list and a read elsewhere, and asks nobody a plain-HTTP request
+    of a bucket that is not granted."""
     found: list[Cell] = []
+    grants = [g for g in settings.grants if buckets is None or g.name in buckets]
     for principal in principals(settings):
-        for grant in settings.grants:
+        short = brief and not _asked_in_full(settings, principal)
+        for grant in grants:
+            if short:
+                found += _brief_cells(principal, settings, grant)
+                continue
             keys = _object_keys(grant)
             found += _bucket_cells(principal, grant.name, _list_prefixes(grant))
             found += _object_cells(principal, grant.name, keys)
             found += _plain_http_cells(principal, grant.name, keys[0])
             if grant.uses_kms:
                 found += _key_cells(principal, settings, grant)
-        buckets = other_buckets(settings)
-        if settings.work_bucket is not None:
-            buckets.append(settings.work_bucket)
-        for bucket in buckets:
+        others = other_buckets(settings)
+        others += [c.work_bucket for c in settings.computes if c.work_bucket is not None]
+        for bucket in others:
             target, sample = Target("bucket", bucket), Target("object", bucket, SAMPLE)
+            if short:
+                found += [Cell(principal, "s3:ListBucket", target)]
+                found += [Cell(principal, "s3:GetObject", sample)]
+                continue
             found += [Cell(principal, action, target) for action in OTHER_BUCKET_ACTIONS]
             found += [Cell(principal, action, sample) for action in OTHER_OBJECT_ACTIONS]
-            found += _plain_http_cells(principal, bucket, SAMPLE)
+            if not brief:
+                found += _plain_http_cells(principal, bucket, SAMPLE)
     return found
 
 
@@ -220,19 +282,27 @@ def _grant(settings: AccessSettings, bucket: str) -> ValidGrant | None:
 
 
 def _refuses_plain_http(settings: AccessSettings, target: Target) -> bool:
-    """Granted buckets, and the log bucket the stack creates, refuse requests without TLS."""
+    """Granted buckets, and the log buckets the stacks create, refuse requests without TLS."""
     return target.kind != "key" and (
-        _grant(settings, target.bucket) is not None or target.bucket == ACCESS_LOGS
+        _grant(settings, target.bucket) is not None or is_access_logs(target.bucket)
     )
+
+
+def compute_of(settings: AccessSettings, account: str | None) -> ComputeSettings | None:
+    """The compute account ``account``, if it is one."""
+    return next((c for c in settings.computes if c.account == account), None)
+
+
+def _work_bucket_owner(settings: AccessSettings, bucket: str) -> ComputeSettings | None:
+    return next((c for c in settings.computes if c.work_bucket == bucket), None)
 
 
 def target_account(settings: AccessSettings, target: Target) -> str:
     grant = _grant(settings, target.bucket)
     if target.kind == "key" and grant is not None and grant.kms_key_arn is not None:
         return grant.kms_key_arn.split(":")[4]
-    if target.bucket == settings.work_bucket:
-        return settings.compute_account
-    return settings.storage_account
+    owner = _work_bucket_owner(settings, target.bucket)
+    return settings.storage_account if owner is None else owner.account
 
 
 def _allowed(settings: AccessSettings, cell: Cell) -> bool:
@@ -248,29 +318,35 @@ def _allowed(settings: AccessSettings, cell: Cell) -> bool:
 
 
 def _identity_allows(settings: AccessSettings, policy: str, cell: Cell) -> bool:
+    """Whether one IAM policy of the caller allows the request: broad grants allow anything;
+    the s3-write policy of the caller's account allows its grants and its own work bucket."""
     if policy == BROAD:
         return True
-    if cell.target.bucket == settings.work_bucket:
+    compute = compute_of(settings, cell.principal.account)
+    assert policy == S3_WRITE and compute is not None, f"{policy} in {cell.principal.account}"
+    owner = _work_bucket_owner(settings, cell.target.bucket)
+    if owner is not None:
         granted = BUCKET_READS if cell.target.kind == "bucket" else OBJECT_READS | OBJECT_WRITES
-        return cell.action in granted
+        return owner == compute and cell.action in granted
     return _granted(settings, cell, True)
 
 
 def _admitted(settings: AccessSettings, principal: Principal) -> bool:
-    """Whether the storage account admits the caller: a role of the compute account whose
-    path and name start with the Forge prefix (what ``role/<prefix>*`` matches), or a named
-    role; a session counts as its role."""
+    """Whether the storage account admits the caller: a role of a compute account whose path
+    and name start with that account's Forge prefix (what ``role/<prefix>*`` matches), or one
+    of its named roles; a session counts as its role."""
     arn = principal.principal_arn or ""
-    role = re.fullmatch(
-        rf"arn:{settings.partition}:iam::{settings.compute_account}:role/(?P<path_and_name>.+)",
-        arn,
-    )
-    if role is None:
-        return False
-    prefix = settings.forge_role_prefix
-    return arn in settings.forge_role_arns or (
-        prefix is not None and role["path_and_name"].startswith(prefix)
-    )
+    for compute in settings.computes:
+        role = re.fullmatch(
+            rf"arn:{settings.partition}:iam::{compute.account}:role/(?P<path_and_name>.+)", arn
+        )
+        prefix = compute.forge_role_prefix
+        if role is not None and (
+            arn in compute.forge_role_arns
+            or (prefix is not None and role["path_and_name"].startswith(prefix))
+        ):
+            return True
+    return False
 
 
 def _same_key(one: ValidGrant, other: ValidGrant) -> bool:

@@ -1,10 +1,14 @@
 """Who knocks: the principals every access check is made for, and their IAM policies.
 
-A principal carries identity policies by id: ``S3_WRITE`` is the s3-write managed policy read
-out of the compute stack's template, all its parts (as Batch Forge roles carry it once
-attached);
+A principal carries identity policies by id: ``S3_WRITE`` is the s3-write managed policy of
+the principal's own compute account, read out of its stack's template, all its parts (as Batch
+Forge roles carry it once attached), and ``part_of(name)`` one part only;
 ``BROAD`` stands for broad IAM grants a principal may hold in its own account, such as
 AmazonS3FullAccess, so that the storage account's policies are the only gate.
+
+With several compute accounts, each has its callers (labelled with its account, but for the
+first), and each, a third account too, has roles named as another compute account admits its
+own: with its Forge prefix, or as one of its named roles.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.config import DEFAULT_FORGE_ROLE_PREFIX, AccessSettings
+from constructs_lib.config import DEFAULT_FORGE_ROLE_PREFIX, AccessSettings, ComputeSettings
 from tests.conftest import THIRD_ACCOUNT
 
 S3_WRITE = "s3-write"
@@ -25,6 +29,12 @@ BROAD_POLICY: dict[str, Any] = {
 COMPUTE_ENV_ID = "4Kx9Pq2mT7vZ"
 OTHER_COMPUTE_ENV_ID = "7hQ3wErT5yUi"
 SESSION_NAME = "i-0123456789abcdef0"
+
+
+def part_of(name: str) -> str:
+    """The id of one managed policy of the s3-write policy, by the construct id its stack
+    gives it (``S3WritePolicy``, ``S3WritePolicy2``, ...)."""
+    return f"{S3_WRITE}/{name}"
 
 
 @dataclass(frozen=True)
@@ -69,12 +79,17 @@ def session_of(role: Principal) -> Principal:
     )
 
 
-def principals(settings: AccessSettings) -> tuple[Principal, ...]:
-    """The callers of the access matrix for ``settings``."""
-    partition, a, b = settings.partition, settings.compute_account, settings.storage_account
-    prefix = settings.forge_role_prefix or DEFAULT_FORGE_ROLE_PREFIX
+def _account_principals(
+    settings: AccessSettings, compute: ComputeSettings, tag: str, thorough: bool
+) -> list[Principal]:
+    """The callers of one compute account, labelled with ``tag``: Forge roles (named with the
+    default prefix where the account has none), roles and users that only look like them, and
+    its named roles. ``thorough`` adds callers whose outcome does not depend on which account
+    they are in (a Forge role under a path, a second Forge role, a broad role outside)."""
+    partition, a = settings.partition, compute.account
+    prefix = compute.forge_role_prefix or DEFAULT_FORGE_ROLE_PREFIX
     instance_role = Principal(
-        "forge-instance-role",
+        f"{tag}forge-instance-role",
         role_arn(partition, a, f"{prefix}-{COMPUTE_ENV_ID}-InstanceRole"),
         (S3_WRITE,),
     )
@@ -82,33 +97,91 @@ def principals(settings: AccessSettings) -> tuple[Principal, ...]:
         instance_role,
         session_of(instance_role),
         Principal(
-            "forge-fargate-head-job-role",
-            role_arn(partition, a, f"{prefix}-{COMPUTE_ENV_ID}-FargateRole"),
-            (S3_WRITE,),
-        ),
-        Principal(
-            "forge-role-without-s3-write",
+            f"{tag}forge-role-without-s3-write",
             role_arn(partition, a, f"{prefix}-{OTHER_COMPUTE_ENV_ID}-InstanceRole"),
         ),
         Principal(
-            "forge-role-with-broad-iam",
+            f"{tag}forge-role-with-broad-iam",
             role_arn(partition, a, f"{prefix}-{OTHER_COMPUTE_ENV_ID}-FargateRole"),
             (BROAD,),
         ),
         Principal(
-            "role-under-forge-prefix-path",
-            role_arn(partition, a, f"{prefix}-team/analyst"),
-            (S3_WRITE,),
+            f"{tag}user-named-like-forge", f"arn:{partition}:iam::{a}:user/{prefix}-admin", (BROAD,)
         ),
         Principal(
-            "user-named-like-forge", f"arn:{partition}:iam::{a}:user/{prefix}-admin", (BROAD,)
+            f"{tag}outside-role-with-s3-write", role_arn(partition, a, "data-analyst"), (S3_WRITE,)
         ),
-        Principal(
-            "outside-role-with-s3-write", role_arn(partition, a, "data-analyst"), (S3_WRITE,)
-        ),
-        Principal(
-            "outside-role-with-broad-iam", role_arn(partition, a, "platform-admin"), (BROAD,)
-        ),
+    ]
+    if thorough:
+        found += [
+            Principal(
+                f"{tag}forge-fargate-head-job-role",
+                role_arn(partition, a, f"{prefix}-{COMPUTE_ENV_ID}-FargateRole"),
+                (S3_WRITE,),
+            ),
+            Principal(
+                f"{tag}role-under-forge-prefix-path",
+                role_arn(partition, a, f"{prefix}-team/analyst"),
+                (S3_WRITE,),
+            ),
+            Principal(
+                f"{tag}outside-role-with-broad-iam",
+                role_arn(partition, a, "platform-admin"),
+                (BROAD,),
+            ),
+        ]
+    for index, arn in enumerate(compute.forge_role_arns):
+        named = Principal(f"{tag}named-role-{index}", arn, (S3_WRITE,))
+        found += [
+            named,
+            session_of(named),
+            Principal(f"{tag}named-role-{index}-lookalike", f"{arn}-2", (BROAD,)),
+        ]
+    return found
+
+
+def _named_like_other_accounts(
+    settings: AccessSettings, account: str, asked: str, tag: str
+) -> list[Principal]:
+    """Roles of ``account`` named as another compute account admits its own: with that
+    account's Forge prefix (unless it is the prefix ``account`` is asked with already), or
+    with the name of one of its named roles."""
+    found: list[Principal] = []
+    for other in settings.computes:
+        if other.account == account:
+            continue
+        prefix = other.forge_role_prefix
+        if prefix is not None and prefix != asked:
+            found.append(
+                Principal(
+                    f"{tag}role-named-with-the-prefix-of-{other.account}",
+                    role_arn(
+                        settings.partition, account, f"{prefix}-{COMPUTE_ENV_ID}-InstanceRole"
+                    ),
+                    (BROAD,),
+                )
+            )
+        for index, arn in enumerate(other.forge_role_arns):
+            found.append(
+                Principal(
+                    f"{tag}role-named-as-named-role-{index}-of-{other.account}",
+                    role_arn(settings.partition, account, arn.split(":role/", 1)[1]),
+                    (BROAD,),
+                )
+            )
+    return found
+
+
+def principals(settings: AccessSettings) -> tuple[Principal, ...]:
+    """The callers of the access matrix for ``settings``: those of each compute account (the
+    first one's unlabelled, the others' labelled with their account; every caller of a single
+    compute account, the lean set of each of several), roles named as another account admits
+    its own, a third account's, the storage account's and anonymous."""
+    partition, b = settings.partition, settings.storage_account
+    prefix = settings.forge_role_prefix or DEFAULT_FORGE_ROLE_PREFIX
+    thorough = not settings.more_compute
+    found = _account_principals(settings, settings.primary, "", thorough)
+    found += [
         Principal(
             "third-account-forge-role",
             role_arn(partition, THIRD_ACCOUNT, f"{prefix}-{COMPUTE_ENV_ID}-InstanceRole"),
@@ -118,11 +191,11 @@ def principals(settings: AccessSettings) -> tuple[Principal, ...]:
         Principal("storage-role-with-broad-iam", role_arn(partition, b, "storage-admin"), (BROAD,)),
         Principal("anonymous", None),
     ]
-    for index, arn in enumerate(settings.forge_role_arns):
-        named = Principal(f"named-role-{index}", arn, (S3_WRITE,))
-        found += [
-            named,
-            session_of(named),
-            Principal(f"named-role-{index}-lookalike", f"{arn}-2", (BROAD,)),
-        ]
+    for compute in settings.computes:
+        tag = "" if compute == settings.primary else f"{compute.account}-"
+        if tag:
+            found += _account_principals(settings, compute, tag, thorough)
+        asked = compute.forge_role_prefix or DEFAULT_FORGE_ROLE_PREFIX
+        found += _named_like_other_accounts(settings, compute.account, asked, tag)
+    found += _named_like_other_accounts(settings, THIRD_ACCOUNT, prefix, "third-account-")
     return tuple(found)

@@ -1,12 +1,21 @@
-"""Reading policies out of templates: CloudFormation intrinsics resolve to deployed values."""
+"""Reading policies out of templates: CloudFormation intrinsics resolve to deployed values, and
+an account may hold several stacks."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.access.assembly import Stack, UnresolvedIntrinsicError
+from tests.access.assembly import (
+    Stack,
+    UnresolvedIntrinsicError,
+    in_account,
+    managed_policies,
+    stacks,
+)
 
 TEMPLATE: dict[str, Any] = {
     "Resources": {
@@ -16,7 +25,7 @@ TEMPLATE: dict[str, Any] = {
         "Topic": {"Type": "AWS::SNS::Topic"},
     }
 }
-STACK = Stack("222222222222", "eu-west-1", "aws", TEMPLATE)
+STACK = Stack("Storage", "222222222222", "eu-west-1", "aws", TEMPLATE)
 
 
 @pytest.mark.parametrize(
@@ -65,3 +74,75 @@ def test_intrinsics_inside_a_policy_resolve_where_they_stand() -> None:
 def test_what_cannot_be_resolved_is_refused(value: dict[str, Any]) -> None:
     with pytest.raises(UnresolvedIntrinsicError):
         STACK.resolve(value)
+
+
+def write_assembly(outdir: Path, stacks: dict[str, tuple[str, dict[str, Any]]]) -> None:
+    """A cloud assembly in ``outdir`` with one stack per name: its account and its template."""
+    artifacts: dict[str, Any] = {}
+    for name, (account, template) in stacks.items():
+        (outdir / f"{name}.template.json").write_text(json.dumps(template))
+        artifacts[name.replace("-", "")] = {
+            "type": "aws:cloudformation:stack",
+            "environment": f"aws://{account}/eu-west-1",
+            "properties": {"templateFile": f"{name}.template.json", "stackName": name},
+        }
+    artifacts["Tree"] = {"type": "cdk:tree", "properties": {"file": "tree.json"}}
+    (outdir / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+
+
+def test_every_stack_of_an_account_is_read_in_the_manifests_order(tmp_path: Path) -> None:
+    write_assembly(
+        tmp_path,
+        {
+            "Access-Storage": ("222222222222", TEMPLATE),
+            "Access-Storage-2": ("222222222222", TEMPLATE),
+            "Access-Compute": ("111111111111", {"Resources": {}}),
+        },
+    )
+    found = stacks(tmp_path, "aws")
+    assert [(stack.name, stack.account) for stack in found] == [
+        ("Access-Storage", "222222222222"),
+        ("Access-Storage-2", "222222222222"),
+        ("Access-Compute", "111111111111"),
+    ]
+    assert [stack.name for stack in in_account(found, "222222222222")] == [
+        "Access-Storage",
+        "Access-Storage-2",
+    ]
+
+
+def test_a_generated_bucket_name_differs_from_stack_to_stack() -> None:
+    other = Stack("Storage-2", "222222222222", "eu-west-1", "aws", TEMPLATE)
+    names = {STACK.resolve({"Ref": "Logs"}), other.resolve({"Ref": "Logs"})}
+    assert len(names) == 2
+    assert all(3 <= len(name) <= 63 and name == name.lower() for name in names)
+
+
+def managed_policy(sid: str) -> dict[str, Any]:
+    document = {"Version": "2012-10-17", "Statement": [{"Sid": sid}]}
+    return {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": document}}
+
+
+def test_managed_policies_are_named_by_the_construct_id_their_arn_output_gives() -> None:
+    template = {
+        "Resources": {
+            "S3WritePolicy8DD84E77": managed_policy("First"),
+            "S3WritePolicy251AEEBBA": managed_policy("Second"),
+        },
+        "Outputs": {
+            "S3WritePolicyArn": {"Value": {"Ref": "S3WritePolicy8DD84E77"}},
+            "S3WritePolicy2Arn": {"Value": {"Ref": "S3WritePolicy251AEEBBA"}},
+        },
+    }
+    compute = Stack("Compute", "111111111111", "eu-west-1", "aws", template)
+    found = managed_policies(compute)
+    assert {name: document["Statement"][0]["Sid"] for name, document in found.items()} == {
+        "S3WritePolicy": "First",
+        "S3WritePolicy2": "Second",
+    }
+
+
+def test_a_managed_policy_without_an_arn_output_is_refused() -> None:
+    template = {"Resources": {"S3WritePolicy8DD84E77": managed_policy("First")}}
+    with pytest.raises(ValueError, match="S3WritePolicy8DD84E77"):
+        managed_policies(Stack("Compute", "111111111111", "eu-west-1", "aws", template))

@@ -6,6 +6,11 @@ the walkthrough lists, the ones the construct adds and ones that must stay denie
 buckets, prefixes, keys and on buckets that are not granted, over TLS and over plain HTTP. Each
 cell is one test: the evaluator's decision, with S3 Block Public Access off and on, must be the
 one ``matrix.expected`` specifies.
+
+The app with three compute accounts and 128 buckets is asked about a sample of its buckets
+(``configs.sample_buckets``: one of each kind, spanning both storage stacks and several managed
+policies of each account): every cell for each account's admitted Forge or named role, a few
+cells (list, read, write, key) for sessions and for the callers refused at the grants.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import pytest
 from constructs_lib.config import AccessSettings
 from tests.access.bridge import ALLOWED, EXPLICITLY_DENIED, IMPLICITLY_DENIED
 from tests.access.configs import CONFIGS, Config
-from tests.access.deployment import Deployment, Verdict, verdicts
+from tests.access.conftest import Synthesized
+from tests.access.deployment import Verdict, verdicts
 from tests.access.matrix import (
     EXTRA_ACTIONS,
     FORBIDDEN_BUCKET_ACTIONS,
@@ -27,14 +33,13 @@ from tests.access.matrix import (
     KMS_WRITE,
     WALKTHROUGH_ACTIONS,
     Cell,
-    cells,
     expected,
 )
 
 CASES = [
     pytest.param(config, cell, id=f"{config.name}:{cell.id}")
     for config in CONFIGS
-    for cell in cells(config.settings)
+    for cell in config.cells()
 ]
 
 
@@ -47,16 +52,14 @@ class Evaluated:
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Config], Evaluated]:
-    """Synthesize and evaluate each app once for the whole module, when first asked."""
+def evaluated(synthesized: Callable[[Config], Synthesized]) -> Callable[[Config], Evaluated]:
+    """Evaluate each app's matrix once for the whole module, when first asked."""
     done: dict[str, Evaluated] = {}
 
     def of(config: Config) -> Evaluated:
         if config.name not in done:
-            outdir = tmp_path_factory.mktemp(config.name)
-            settings = config.synthesize(outdir)
-            deployment = Deployment.from_assembly(outdir, settings)
-            done[config.name] = Evaluated(settings, verdicts(deployment, cells(config.settings)))
+            app = synthesized(config)
+            done[config.name] = Evaluated(app.settings, verdicts(app.deployment, config.cells()))
         return done[config.name]
 
     return of
@@ -71,7 +74,7 @@ def test_the_matrix_is_built_for_the_settings_the_construct_used(
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[config.name for config in CONFIGS])
 def test_the_matrix_asks_for_every_listed_action(config: Config) -> None:
-    asked = {cell.action for cell in cells(config.settings)}
+    asked = {cell.action for cell in config.cells()}
     listed = {*WALKTHROUGH_ACTIONS, *EXTRA_ACTIONS, KMS_READ, KMS_WRITE}
     assert listed | {*FORBIDDEN_BUCKET_ACTIONS, *FORBIDDEN_OBJECT_ACTIONS} <= asked
 
@@ -79,7 +82,7 @@ def test_the_matrix_asks_for_every_listed_action(config: Config) -> None:
 @pytest.mark.parametrize("config", CONFIGS, ids=[config.name for config in CONFIGS])
 def test_the_matrix_expects_allows_and_both_kinds_of_deny(config: Config) -> None:
     settings = config.settings
-    outcomes = {expected(settings, cell) for cell in cells(settings)}
+    outcomes = {expected(settings, cell) for cell in config.cells()}
     assert outcomes == {ALLOWED, IMPLICITLY_DENIED, EXPLICITLY_DENIED}
 
 

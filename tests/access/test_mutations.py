@@ -1,5 +1,9 @@
-"""The matrix catches weakened policies: copies of the example's templates, each weakened one
-way, must fail it, through the same checking code (``deployment.verdicts``) the matrix uses."""
+"""The matrix catches weakened policies: copies of an app's templates, each weakened one way,
+must fail it, through the same checking code (``deployment.verdicts``) the matrix uses.
+
+The example's matrix is asked in full. The app with several compute accounts is asked only the
+cells of the callers a change is about, to keep the run short.
+"""
 
 from __future__ import annotations
 
@@ -11,40 +15,38 @@ from typing import Any
 
 import pytest
 
+from constructs_lib.storage_stack import plan_storage_stacks
 from tests.access.assembly import stack_artifacts
 from tests.access.bridge import ALLOWED, IMPLICITLY_DENIED, Result
-from tests.access.configs import EXAMPLE
+from tests.access.configs import EXAMPLE, SECOND_COMPUTE_ACCOUNT, SEVERAL_ACCOUNTS, Config
+from tests.access.conftest import Synthesized
 from tests.access.deployment import Deployment, Verdict, verdicts
-from tests.access.matrix import cells
+from tests.access.matrix import Cell
 from tests.conftest import THIRD_ACCOUNT
 
 SETTINGS = EXAMPLE.settings
 Template = dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def example_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    outdir = tmp_path_factory.mktemp("example")
-    EXAMPLE.synthesize(outdir)
-    return outdir
-
-
-def copy_with_storage_template(
-    outdir: Path, copy_to: Path, change: Callable[[Template], Template]
+def copy_with_storage_templates(
+    outdir: Path, copy_to: Path, storage_account: str, change: Callable[[Template], Template]
 ) -> Path:
-    """A copy of the cloud assembly whose storage stack template went through ``change``."""
+    """A copy of the cloud assembly whose storage stack templates (all of them, when the
+    grants are spread over several) went through ``change``."""
     copy = Path(shutil.copytree(outdir, copy_to))
-    template_file = stack_artifacts(copy)[SETTINGS.storage_account].template_file
-    template_file.write_text(json.dumps(change(json.loads(template_file.read_text()))))
+    changed = [a for a in stack_artifacts(copy) if a.account == storage_account]
+    assert changed, f"no stack deploys to {storage_account}"
+    for artifact in changed:
+        template = json.loads(artifact.template_file.read_text())
+        artifact.template_file.write_text(json.dumps(change(template)))
     return copy
 
 
-def failing(outdir: Path) -> list[Verdict]:
-    """The verdicts of the matrix that do not hold for the templates in ``outdir``."""
-    deployment = Deployment.from_assembly(outdir, SETTINGS)
-    return [
-        verdict for verdict in verdicts(deployment, cells(SETTINGS)).values() if not verdict.holds
-    ]
+def failing(config: Config, outdir: Path, asked: Callable[[Cell], bool]) -> list[Verdict]:
+    """The verdicts of the app's matrix cells ``asked`` that do not hold for ``outdir``."""
+    deployment = Deployment.from_assembly(outdir, config.settings)
+    cells = [cell for cell in config.cells() if asked(cell)]
+    return [verdict for verdict in verdicts(deployment, cells).values() if not verdict.holds]
 
 
 def replaced(old: str, new: str) -> Callable[[Template], Template]:
@@ -82,41 +84,95 @@ def with_wider_key_prefixes(template: Template) -> Template:
     return widened
 
 
+def every_cell(cell: Cell) -> bool:
+    return True
+
+
+def asked_of(*labels: str) -> Callable[[Cell], bool]:
+    """The cells of the callers labelled ``labels``."""
+    return lambda cell: cell.principal.label in labels
+
+
 ROLE_PATTERN = f"role/{SETTINGS.forge_role_prefix}*"
+SECOND_ROOT = f"arn:aws:iam::{SECOND_COMPUTE_ACCOUNT}:root"
+SECOND_PATTERN = f"arn:aws:iam::{SECOND_COMPUTE_ACCOUNT}:role/SeqeraForge*"
+SECOND = f"{SECOND_COMPUTE_ACCOUNT}-"
 MUTATIONS = [
-    pytest.param(without_arn_like, [("outside-role-with-broad-iam", ALLOWED)], id="no-arn-like"),
     pytest.param(
-        replaced(f'{ROLE_PATTERN}"', 'role/*"'),
+        EXAMPLE,
+        without_arn_like,
+        every_cell,
         [("outside-role-with-broad-iam", ALLOWED)],
-        id="role-pattern-widened-to-every-role",
+        id="example:no-arn-like",
     ),
     pytest.param(
+        EXAMPLE,
+        replaced(f'{ROLE_PATTERN}"', 'role/*"'),
+        every_cell,
+        [("outside-role-with-broad-iam", ALLOWED)],
+        id="example:role-pattern-widened-to-every-role",
+    ),
+    pytest.param(
+        EXAMPLE,
         with_wider_key_prefixes,
+        every_cell,
         [("forge-role-with-broad-iam", ALLOWED)],
-        id="key-prefixes-widened-to-the-bucket",
+        id="example:key-prefixes-widened-to-the-bucket",
     ),
     pytest.param(
+        EXAMPLE,
         replaced(SETTINGS.compute_account, THIRD_ACCOUNT),
+        every_cell,
         [("third-account-forge-role", ALLOWED), ("forge-instance-role", IMPLICITLY_DENIED)],
-        id="compute-account-swapped",
+        id="example:compute-account-swapped",
+    ),
+    pytest.param(
+        SEVERAL_ACCOUNTS,
+        replaced(SECOND_ROOT, f"arn:aws:iam::{THIRD_ACCOUNT}:root"),
+        asked_of(f"{SECOND}forge-instance-role", f"{SECOND}forge-instance-role-session"),
+        [
+            (f"{SECOND}forge-instance-role", IMPLICITLY_DENIED),
+            (f"{SECOND}forge-instance-role-session", IMPLICITLY_DENIED),
+        ],
+        id="several-accounts:second-account-root-swapped-for-a-third",
+    ),
+    pytest.param(
+        SEVERAL_ACCOUNTS,
+        replaced(SECOND_PATTERN, f"arn:aws:iam::{SECOND_COMPUTE_ACCOUNT}:role/*"),
+        asked_of(f"{SECOND}role-named-with-the-prefix-of-111111111111"),
+        [(f"{SECOND}role-named-with-the-prefix-of-111111111111", ALLOWED)],
+        id="several-accounts:second-account-pattern-widened-to-every-role",
     ),
 ]
 
 
-def test_an_unchanged_copy_has_the_same_policies(example_outdir: Path, tmp_path: Path) -> None:
-    copy = copy_with_storage_template(example_outdir, tmp_path / "copy", lambda t: t)
-    original = Deployment.from_assembly(example_outdir, SETTINGS)
-    assert Deployment.from_assembly(copy, SETTINGS) == original
+def test_an_unchanged_copy_has_the_same_policies(
+    synthesized: Callable[[Config], Synthesized], tmp_path: Path
+) -> None:
+    app = synthesized(EXAMPLE)
+    copy = copy_with_storage_templates(
+        app.outdir, tmp_path / "copy", SETTINGS.storage_account, lambda t: t
+    )
+    assert Deployment.from_assembly(copy, SETTINGS) == app.deployment
 
 
-@pytest.mark.parametrize(("change", "revealed_by"), MUTATIONS)
+@pytest.mark.parametrize(("config", "change", "asked", "revealed_by"), MUTATIONS)
 def test_a_weakened_storage_template_fails_the_matrix(
+    config: Config,
     change: Callable[[Template], Template],
+    asked: Callable[[Cell], bool],
     revealed_by: list[tuple[str, Result]],
-    example_outdir: Path,
+    synthesized: Callable[[Config], Synthesized],
     tmp_path: Path,
 ) -> None:
-    weakened = copy_with_storage_template(example_outdir, tmp_path / "weakened", change)
-    failures = failing(weakened)
+    outdir = synthesized(config).outdir
+    storage_account = config.settings.storage_account
+    weakened = copy_with_storage_templates(outdir, tmp_path / "weakened", storage_account, change)
+    failures = failing(config, weakened, asked)
     evaluated = {(v.cell.principal.label, v.decision.result) for v in failures}
     assert set(revealed_by) <= evaluated, "\n".join(str(verdict) for verdict in failures[:20])
+    failed_buckets = {v.cell.target.bucket for v in failures}
+    asked_buckets = {cell.target.bucket for cell in config.cells() if asked(cell)}
+    for part in plan_storage_stacks(config.settings):
+        names = {grant.name for grant in part}
+        assert not names & asked_buckets or names & failed_buckets, f"unrevealed in {names}"
