@@ -4,7 +4,9 @@
 Run with ``make benchmark`` (or ``.venv/bin/python benchmarks/synth_benchmark.py``). Each row
 is a fresh Python process that builds the app (with cdk-nag, as app.py does) and synthesizes
 it; the parent measures its wall time and samples the memory of the process tree (Python and
-its jsii Node.js child) every 20 ms. The floor is a bare CDK app with one bucket.
+its jsii Node.js child) every 20 ms. Each row runs ``--repeat`` times (3 by default) and shows
+the median time, since a shared machine's load moves single runs by a second or more. The
+floor is a bare CDK app with one bucket.
 """
 
 from __future__ import annotations
@@ -98,7 +100,15 @@ def _tree_rss_kib(root: int) -> int:
     return total
 
 
-def measure(kind: str, buckets: int, accounts: int) -> dict[str, Any]:
+def measure(kind: str, buckets: int, accounts: int, repeat: int) -> dict[str, Any]:
+    """Run one scenario ``repeat`` times; the median wall time, the highest peak memory."""
+    runs = [measure_once(kind, buckets, accounts) for _ in range(repeat)]
+    runs.sort(key=lambda run: float(run["seconds"]))
+    median = runs[len(runs) // 2]
+    return {**median, "peak_mib": max(run["peak_mib"] for run in runs)}
+
+
+def measure_once(kind: str, buckets: int, accounts: int) -> dict[str, Any]:
     """Run one scenario in a child process; its wall time, peak memory and figures."""
     with tempfile.TemporaryDirectory() as outdir:
         command = [
@@ -128,6 +138,7 @@ def main() -> None:
     """Run every scenario, or one (``--scenario``, used by the parent), and print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scenario", nargs=4, metavar=("KIND", "BUCKETS", "ACCOUNTS", "OUT"))
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row (median is shown)")
     arguments = parser.parse_args()
     if arguments.scenario:
         kind, buckets, accounts, outdir = arguments.scenario
@@ -135,7 +146,8 @@ def main() -> None:
         return
     print(
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}"
+        f"{platform.python_version()}, {platform.system()} {platform.release()}; median of "
+        f"{arguments.repeat} runs per row"
     )
     header = (
         "| app | buckets | compute accounts | wall s | x floor | x 1 bucket | peak MiB | "
@@ -147,7 +159,7 @@ def main() -> None:
     print("|---" * 12 + "|")
     floor = one_bucket = 0.0
     for kind, buckets, accounts in SCENARIOS:
-        row = measure(kind, buckets, accounts)
+        row = measure(kind, buckets, accounts, arguments.repeat)
         floor = floor or row["seconds"]
         if kind == "construct" and not one_bucket:
             one_bucket = row["seconds"]
