@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Any
 
 from constructs_lib import BucketGrant
-from constructs_lib.config import AccessSettings, ComputeAccount, validate_settings
+from constructs_lib.config import ComputeAccount
 from constructs_lib.policies import s3_write_policy_documents
 from constructs_lib.report import REPORT_FILE, access_report, write_access_report
 from tests.conftest import (
@@ -21,18 +20,8 @@ from tests.conftest import (
     REGION,
     STORAGE_ACCOUNT,
     THIRD_ACCOUNT,
+    settings_for,
 )
-
-
-def settings_for(*grants: BucketGrant, **options: Any) -> AccessSettings:
-    return validate_settings(
-        compute_account=COMPUTE_ACCOUNT,
-        compute_region=REGION,
-        storage_account=STORAGE_ACCOUNT,
-        storage_region=REGION,
-        buckets=grants,
-        **options,
-    )
 
 
 def section(report: str, heading: str) -> str:
