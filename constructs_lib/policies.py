@@ -271,8 +271,9 @@ def s3_write_policy_document(
     return _identity_document(settings, _entries(settings, compute or settings.primary))
 
 
-def _group_of(name: str, count: int) -> int:
-    """A bucket's policy number: a hash, so adding a bucket moves no other bucket."""
+def group_of(name: str, count: int) -> int:
+    """A bucket's group (policy or stack) number out of ``count``: a hash of its name, so
+    the same input always splits the same way and adding a bucket moves no other bucket."""
     return int(hashlib.sha256(name.encode()).hexdigest(), 16) % count
 
 
@@ -293,7 +294,7 @@ def s3_write_policy_documents(
     while count <= settings.max_managed_policies:
         groups: dict[int, list[_Entry]] = {}
         for entry in entries:
-            groups.setdefault(_group_of(entry.name, count), []).append(entry)
+            groups.setdefault(group_of(entry.name, count), []).append(entry)
         documents = {
             number: _identity_document(settings, groups[number]) for number in sorted(groups)
         }

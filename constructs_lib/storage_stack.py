@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any, cast
@@ -51,8 +50,7 @@ def plan_storage_stacks(settings: AccessSettings) -> list[tuple[ValidGrant, ...]
     while True:
         stacks: list[list[ValidGrant]] = [[] for _ in range(count)]
         for grant in settings.grants:
-            digest = hashlib.sha256(grant.name.encode()).hexdigest()
-            stacks[int(digest, 16) % count].append(grant)
+            stacks[policies.group_of(grant.name, count)].append(grant)
         totals = [[_stack_load(g) for g in stack] for stack in stacks]
         if all(
             sum(r for r, _ in t) <= STACK_RESOURCE_BUDGET
