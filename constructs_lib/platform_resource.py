@@ -16,7 +16,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from constructs_lib.config import AccessSettings
-from constructs_lib.nag import acknowledge
+from constructs_lib.nag import acknowledge, acknowledge_all
 from constructs_lib.platform_config import (
     PlatformComputeEnvironment,
     allow_buckets,
@@ -179,20 +179,21 @@ class PlatformComputeEnvironmentResource(Construct):
     def _acknowledge_provider(self, provider: cr.Provider) -> None:
         """Acknowledge what the Provider framework itself creates, within the Provider only."""
         stack = cdk.Stack.of(self)
-        acknowledge(provider, BASIC_EXECUTION_FINDING, BASIC_EXECUTION_REASON)
         invoked = [self.on_event_function, self.is_complete_function]
         invoked += [
             child
             for child in provider.node.children
             if isinstance(child, lambda_.Function) and child.node.id != "framework-onEvent"
         ]
+        findings = [
+            (BASIC_EXECUTION_FINDING, BASIC_EXECUTION_REASON),
+            ("AwsSolutions-L1", PROVIDER_RUNTIME_REASON),
+            ("AwsSolutions-SF2", WAITER_TRACING_REASON),
+        ]
         for function in invoked:
             logical_id = stack.get_logical_id(cast(cdk.CfnElement, function.node.default_child))
-            acknowledge(
-                provider, f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]", INVOKE_REASON
-            )
-        acknowledge(provider, "AwsSolutions-L1", PROVIDER_RUNTIME_REASON)
-        acknowledge(provider, "AwsSolutions-SF2", WAITER_TRACING_REASON)
+            findings.append((f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]", INVOKE_REASON))
+        acknowledge_all(provider, findings)
         acknowledge(
             provider.node.find_child("waiter-state-machine"),
             "AwsSolutions-IAM5[Resource::*]",
