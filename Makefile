@@ -39,7 +39,7 @@ benchmark: setup
 
 # API reference from the docstrings, into site/.
 docs: setup
-	PDOC_ALLOW_EXEC=1 $(BIN)/pdoc --output-directory site constructs_lib constructs_lib.config constructs_lib.policies constructs_lib.platform_config constructs_lib.context constructs_lib.cross_account constructs_lib.compute_stack constructs_lib.storage_stack constructs_lib.platform_resource constructs_lib.report
+	PDOC_ALLOW_EXEC=1 $(BIN)/pdoc --output-directory site constructs_lib constructs_lib.config constructs_lib.policies constructs_lib.seqera constructs_lib.context constructs_lib.cross_account constructs_lib.compute_stack constructs_lib.storage_stack constructs_lib.report
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out site dist

@@ -2,7 +2,7 @@
 
 from constructs_lib.config import AccessSettings, BucketGrant, ComputeAccount, ConfigError
 from constructs_lib.cross_account import CrossAccountBucketAccess, CrossAccountBucketAccessStage
-from constructs_lib.platform_config import PlatformComputeEnvironment
+from constructs_lib.seqera import PlatformComputeEnvironment
 
 __version__ = "0.1.0"
 

@@ -12,8 +12,8 @@ from constructs import Construct
 from constructs_lib import policies
 from constructs_lib.config import AccessSettings, ComputeSettings, ConfigError
 from constructs_lib.nag import acknowledge_all
-from constructs_lib.platform_config import PlatformComputeEnvironment
-from constructs_lib.platform_resource import PlatformComputeEnvironmentResource
+from constructs_lib.seqera.settings import PlatformComputeEnvironment
+from constructs_lib.seqera.resource import PlatformComputeEnvironmentResource
 
 OBJECT_WILDCARD_REASON = (
     "Object-level S3 actions can only be scoped with an object ARN pattern; '/*' is the "

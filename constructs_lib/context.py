@@ -13,7 +13,7 @@ from constructs_lib.config import (
     ComputeAccount,
     ConfigError,
 )
-from constructs_lib.platform_config import PlatformComputeEnvironment
+from constructs_lib.seqera.settings import PlatformComputeEnvironment
 
 CONTEXT_PREFIX = "tower:"
 _GRANT_KEYS = {

@@ -19,7 +19,7 @@ from constructs_lib.config import (
     ConfigError,
     validate_settings,
 )
-from constructs_lib.platform_config import PlatformComputeEnvironment, validate_platform
+from constructs_lib.seqera.settings import PlatformComputeEnvironment, validate_platform
 from constructs_lib.storage_stack import StorageStack, plan_storage_stacks
 
 

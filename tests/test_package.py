@@ -69,8 +69,8 @@ def test_wheel_carries_the_lambda_handler_and_type_marker(dist: Path) -> None:
     names = wheel_names(dist)
     for required in (
         "constructs_lib/py.typed",
-        "constructs_lib/platform/handler.py",
-        "constructs_lib/platform/client.py",
+        "constructs_lib/seqera/asset/handler.py",
+        "constructs_lib/seqera/asset/client.py",
     ):
         assert required in names
 
@@ -91,7 +91,7 @@ def test_sdist_carries_sources_but_no_installed_tools(dist: Path) -> None:
     (sdist,) = dist.glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
         names = archive.getnames()
-    assert any(name.endswith("constructs_lib/platform/handler.py") for name in names)
+    assert any(name.endswith("constructs_lib/seqera/asset/handler.py") for name in names)
     assert not any("node_modules" in name or "/.venv/" in name for name in names)
 
 

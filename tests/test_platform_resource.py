@@ -12,7 +12,7 @@ from aws_cdk import assertions
 from aws_cdk import aws_lambda as lambda_
 
 from constructs_lib import BucketGrant, ConfigError, CrossAccountBucketAccess
-from constructs_lib.platform_config import PlatformComputeEnvironment, compute_env_request
+from constructs_lib.seqera.settings import PlatformComputeEnvironment, compute_env_request
 from tests.conftest import (
     COMPUTE_ACCOUNT,
     COMPUTE_ENV,

@@ -68,7 +68,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from constructs_lib.platform_resource import RUNTIME
+from constructs_lib.seqera.resource import RUNTIME
 from tests.conftest import COMPUTE_ACCOUNT, REGION, STORAGE_ACCOUNT
 from tests.deploy.emulator_edits import (
     CUSTOM_RESOURCE_TYPE,

@@ -1,6 +1,6 @@
 """Fixtures for the Platform custom-resource tests.
 
-The Lambda asset is constructs_lib/platform on its own, so its modules are imported the way
+The Lambda asset is constructs_lib/seqera/asset on its own, so its modules are imported the way
 Lambda imports them: that directory goes on sys.path and ``handler`` and ``client`` are
 top-level modules. Each test gets a started emulator (whose spec violations fail the test),
 a Secrets Manager secret in moto, a virtual clock, and a check that the token appears in no
@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 
 # Lambda runs the asset directory's modules as top-level modules; so do the tests.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "constructs_lib" / "platform"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "constructs_lib" / "seqera" / "asset"))
 
 import handler
 from emulator import PlatformEmulator, SpecChecker

@@ -17,13 +17,13 @@ from constructs import Construct
 
 from constructs_lib.config import AccessSettings
 from constructs_lib.nag import acknowledge, acknowledge_all
-from constructs_lib.platform_config import (
+from constructs_lib.seqera.settings import (
     PlatformComputeEnvironment,
     allow_buckets,
     compute_env_request,
 )
 
-HANDLER_DIRECTORY = Path(__file__).resolve().parent / "platform"
+HANDLER_DIRECTORY = Path(__file__).resolve().parent / "asset"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 BASIC_EXECUTION_REASON = (
     "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch Logs; it is "
