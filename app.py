@@ -15,27 +15,23 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib import ConfigError, CrossAccountBucketAccess
-from constructs_lib.context import settings_from_context
+from constructs_lib.context import in_context_terms, options_from_context
 from constructs_lib.report import write_access_report
 
 CONSTRUCT_ID = "TowerCrossAccount"
 
 
 def build_app(context: Mapping[str, object] | None = None, outdir: str | None = None) -> cdk.App:
-    """Build the app from context (cdk.json and -c values when run by the CDK CLI)."""
+    """Build the app from context (cdk.json and -c values when run by the CDK CLI).
+
+    A bad setting raises ConfigError naming the ``tower:`` key, as the user typed it.
+    """
     app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir)
-    settings = settings_from_context(app.node.try_get_context, app.node.get_all_context())
-    CrossAccountBucketAccess(
-        app,
-        CONSTRUCT_ID,
-        compute_env=cdk.Environment(
-            account=settings.pop("compute_account"), region=settings.pop("compute_region")
-        ),
-        storage_env=cdk.Environment(
-            account=settings.pop("storage_account"), region=settings.pop("storage_region")
-        ),
-        **settings,
-    )
+    options = options_from_context(app.node.try_get_context, app.node.get_all_context())
+    try:
+        CrossAccountBucketAccess.from_options(app, CONSTRUCT_ID, options)
+    except ConfigError as error:
+        raise in_context_terms(error) from None
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 
@@ -52,7 +48,7 @@ def main() -> int:
         return 1
     assembly = app.synth()
     access = cast(CrossAccountBucketAccess, app.node.find_child(CONSTRUCT_ID))
-    write_access_report(access.settings, assembly.directory)
+    write_access_report(access.plan, assembly.directory)
     return 0
 
 

@@ -1,13 +1,13 @@
 """Cross-account S3 access for Seqera Platform (Tower) compute environments, as CDK constructs."""
 
-from constructs_lib.config import AccessSettings, BucketGrant, ComputeAccount, ConfigError
+from constructs_lib.config import AccessOptions, BucketGrant, ComputeAccount, ConfigError
 from constructs_lib.cross_account import CrossAccountBucketAccess, CrossAccountBucketAccessStage
 from constructs_lib.seqera import PlatformComputeEnvironment
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccessSettings",
+    "AccessOptions",
     "BucketGrant",
     "ComputeAccount",
     "ConfigError",

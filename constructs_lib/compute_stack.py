@@ -1,8 +1,7 @@
-"""Account A: the s3-write managed policy the Forge roles (and other principals) use."""
+"""Account A: places the plan's s3-write managed policies (and the Platform resource)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, cast
 
 import aws_cdk as cdk
@@ -10,78 +9,53 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib import policies
-from constructs_lib.config import AccessSettings, ComputeSettings, ConfigError
-from constructs_lib.nag import acknowledge_all
-from constructs_lib.seqera.settings import PlatformComputeEnvironment
+from constructs_lib.config import grantee_kind
+from constructs_lib.nag import KEY_WILDCARD_REASON, OBJECT_WILDCARD_REASON, acknowledge_all
+from constructs_lib.plan import AccessPlan, ComputePlan
 from constructs_lib.seqera.resource import PlatformComputeEnvironmentResource
-
-OBJECT_WILDCARD_REASON = (
-    "Object-level S3 actions can only be scoped with an object ARN pattern; '/*' is the "
-    "granted bucket or key prefix the storage account chose to share, and the bucket policy "
-    "in the storage account applies the same limit."
-)
-KEY_WILDCARD_REASON = (
-    "The KMS key is created in the storage account, so its ARN is unknown here at synth time. "
-    "The statement is limited to that account's keys carrying the construct's alias "
-    "(kms:ResourceAliases) and to use through S3 (kms:ViaService); the key policy, which "
-    "names this account's Forge roles, is the second gate."
-)
 
 Grantee = iam.IRole | iam.IUser | iam.IGroup
 
 
-def grantee_kind(grantee: object, setting: str) -> str:
-    """'role', 'user' or 'group' for an IAM principal construct, else a ConfigError.
-
-    jsii interfaces are not runtime-checkable protocols, so they are told apart by attribute.
-    """
-    for kind in ("role", "user", "group"):
-        if hasattr(grantee, f"{kind}_arn"):
-            return kind
-    raise ConfigError(setting, grantee, "an IAM role, user or group (iam.IRole, IUser, IGroup)")
-
-
 class ComputeStack(cdk.Stack):
-    """The compute account's half: the walkthrough's s3-write policy, widened to B's buckets."""
+    """A compute account's half: the walkthrough's s3-write policy, widened to B's buckets,
+    as one or more managed policies (IAM's size limit may split it); a principal needs them
+    all. The first compute account's stack also holds the Platform compute environment."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        settings: AccessSettings,
-        compute: ComputeSettings | None = None,
-        attach_to: Sequence[Grantee] = (),
-        platform: PlatformComputeEnvironment | None = None,
+        plan: AccessPlan,
+        compute: ComputePlan,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.settings = settings
-        self.compute = compute or settings.primary
-        documents = policies.s3_write_policy_documents(settings, self.compute)
-        self.s3_write_policies = [
-            self._managed_policy(number, document) for number, document in documents.items()
-        ]
-        self.s3_write_policy = self.s3_write_policies[0]
-        for grantee in attach_to:
-            self.attach(grantee)
+        self.plan = plan
+        self.compute = compute.compute
+        self.s3_write_policies = tuple(
+            self._managed_policy(name, document)
+            for name, document in zip(compute.policy_names, compute.s3_write, strict=True)
+        )
+        for grantee in self.compute.attach_to:
+            self.attach_s3_write(cast(Grantee, grantee))
         self.platform_compute_env: PlatformComputeEnvironmentResource | None = None
-        if platform is not None:
+        if plan.platform is not None and self.compute.account == plan.settings.primary.account:
             self.platform_compute_env = PlatformComputeEnvironmentResource(
-                self, "PlatformComputeEnvironment", settings=settings, platform=platform
+                self, "PlatformComputeEnvironment", platform=plan.platform
             )
             for role in self.platform_compute_env.forge_roles:
-                self.attach(role)
+                self.attach_s3_write(role)
 
-    def _managed_policy(self, number: int, document: policies.Document) -> iam.ManagedPolicy:
-        """One part of the s3-write policy; part 0 keeps the unsuffixed construct id."""
-        construct_id = "S3WritePolicy" if number == 0 else f"S3WritePolicy{number + 1}"
+    def _managed_policy(self, construct_id: str, document: policies.Document) -> iam.ManagedPolicy:
+        """One part of the s3-write policy, and an output with its ARN."""
         policy = iam.ManagedPolicy(
             self,
             construct_id,
             description=(
                 "Seqera Platform Forge access to S3 buckets in account "
-                f"{self.settings.storage_account}"
+                f"{self.plan.settings.storage_account}"
             ),
             document=iam.PolicyDocument.from_json(document),
         )
@@ -97,7 +71,7 @@ class ComputeStack(cdk.Stack):
         )
         return policy
 
-    def attach(self, grantee: Grantee) -> None:
+    def attach_s3_write(self, grantee: Grantee) -> None:
         """Attach every part of the s3-write policy to a role, user or group of this account."""
         kind = grantee_kind(grantee, "attach_to")
         for policy in self.s3_write_policies:

@@ -1,7 +1,9 @@
-"""Typed, validated settings for cross-account bucket access.
+"""The construct's options, as one typed dataclass, and their validation.
 
 Everything here is plain Python (no CDK import) so that bad input is reported before any
 construct exists, with the setting's name, the value given and what is expected.
+``AccessOptions`` is the one place an option is declared: the construct's keyword arguments,
+the Stage and the ``tower:*`` keys of cdk.json all follow its fields.
 """
 
 from __future__ import annotations
@@ -9,15 +11,34 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-DEFAULT_FORGE_ROLE_PREFIX = "TowerForge"
-# IAM's default quota of managed policies per role or user; it can be raised to 20.
-DEFAULT_MAX_MANAGED_POLICIES = 10
+from constructs_lib.defaults import (
+    DEFAULT_FORGE_ROLE_PREFIX,
+    DEFAULT_MAX_MANAGED_POLICIES,
+    KEY_ALIAS_PREFIX,
+)
+from constructs_lib.errors import ConfigError
+from constructs_lib.seqera.settings import PlatformComputeEnvironment, validate_platform
+
+__all__ = [
+    "AccessOptions",
+    "AccessSettings",
+    "BucketGrant",
+    "ComputeAccount",
+    "ComputeSettings",
+    "ConfigError",
+    "ValidGrant",
+    "validate",
+]
+
+# IAM's highest quota of managed policies per role or user.
 MAX_MANAGED_POLICIES_QUOTA = 20
+# CloudFormation allows 128 characters; the construct appends "-<account>" or "-<n>".
+STACK_NAME_MAX_LENGTH = 100
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _REGION_RE = re.compile(
@@ -37,6 +58,9 @@ _KMS_KEY_ARN_RE = re.compile(
     r"^arn:(?P<partition>[a-z-]+):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"(?P<kind>key|alias)/(?P<id>.+)$"
 )
+_STACK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+# How CDK writes an unresolved string token, such as cdk.Aws.ACCOUNT_ID.
+_TOKEN_MARK = "${Token["
 _PARTITION_BY_REGION_KIND = {
     None: "aws",
     "-gov": "aws-us-gov",
@@ -45,26 +69,35 @@ _PARTITION_BY_REGION_KIND = {
     "-isoe": "aws-iso-e",
     "-isof": "aws-iso-f",
 }
+GRANTEE_KINDS = ("role", "user", "group")
 
 
-# The Sids of the statements the construct writes into a bucket policy (see policies.py).
-CONSTRUCT_BUCKET_POLICY_SIDS = (
-    "ForgeBucket",
-    "ForgeList",
-    "ForgeLocation",
-    "ForgeObjects",
-    "DenyInsecureTransport",
-)
+class Environment(Protocol):
+    """Where a stack deploys: an ``aws_cdk.Environment`` with a concrete account and region."""
+
+    @property
+    def account(self) -> str | None:
+        """The 12-digit account ID."""
+
+    @property
+    def region(self) -> str | None:
+        """The region code, such as ``eu-west-1``."""
 
 
-class ConfigError(ValueError):
-    """A setting has a value the construct cannot use; the message says which and why."""
+class Grantee(Protocol):
+    """An IAM role, user or group construct (``aws_iam.IRole``, ``IUser`` or ``IGroup``)."""
 
-    def __init__(self, setting: str, given: object, expected: str) -> None:
-        self.setting = setting
-        self.given = given
-        self.expected = expected
-        super().__init__(f"Invalid setting '{setting}': got {given!r}; expected {expected}.")
+    @property
+    def node(self) -> Any:
+        """The construct's node."""
+
+
+@dataclass(frozen=True)
+class AccountRegion:
+    """An Environment given as plain values, as cdk.json gives them."""
+
+    account: str | None
+    region: str | None
 
 
 @dataclass(frozen=True)
@@ -96,6 +129,68 @@ class BucketGrant:
 
 
 @dataclass(frozen=True)
+class ComputeAccount:
+    """A compute account whose Forge roles get the granted buckets.
+
+    The first compute account is given by the construct's ``compute_env``,
+    ``forge_role_prefix``, ``forge_role_arns``, ``work_bucket`` and ``attach_to``; each further
+    one by a ComputeAccount in ``compute_accounts``. Each gets a stack of its own with its
+    s3-write policy, and every bucket policy names all of them.
+    """
+
+    account: str
+    """The 12-digit account ID."""
+    region: str
+    """The region its compute stack deploys to."""
+    forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX
+    """Roles whose name starts with this are admitted; None admits only ``forge_role_arns``."""
+    forge_role_arns: Sequence[str] = ()
+    """Further roles of this account admitted by ARN, such as a head-job role."""
+    work_bucket: str | None = None
+    """The account's own Nextflow work bucket, added read-write to its s3-write policy."""
+    attach_to: Sequence[Grantee] = ()
+    """IAM roles, users or groups of this account to attach the s3-write policy to."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessOptions:
+    """Every option of ``CrossAccountBucketAccess``, typed, with its default.
+
+    The construct takes these as keyword arguments and ``CrossAccountBucketAccessStage`` takes
+    the dataclass itself; the app reads each from cdk.json as ``tower:<camelCaseName>``
+    (``compute_env`` as ``tower:computeAccount`` and ``tower:computeRegion``, and likewise
+    ``storage_env``). Nothing is checked here: ``validate`` does that, naming the option.
+    """
+
+    compute_env: Environment
+    """The compute account A, where Batch Forge runs, and its region."""
+    storage_env: Environment
+    """The storage account B, which owns the buckets, and its region."""
+    buckets: Sequence[BucketGrant]
+    """The buckets of B to grant, one BucketGrant each (at least one)."""
+    forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX
+    """A's roles whose name starts with this are admitted; None admits only forge_role_arns."""
+    forge_role_arns: Sequence[str] = ()
+    """Further roles of A admitted by ARN, such as a head-job role."""
+    attach_to: Sequence[Grantee] = ()
+    """IAM roles, users or groups of A to attach every part of the s3-write policy to."""
+    work_bucket: str | None = None
+    """A's own Nextflow work bucket, added read-write to A's s3-write policy."""
+    access_logs_bucket: str | None = None
+    """An existing bucket of B for the created buckets' access logs; None creates one."""
+    platform: PlatformComputeEnvironment | None = None
+    """A Seqera Platform compute environment in A that may use the buckets; None makes none."""
+    compute_accounts: Sequence[ComputeAccount] = ()
+    """Further compute accounts whose Forge roles get the same buckets."""
+    max_managed_policies: int = DEFAULT_MAX_MANAGED_POLICIES
+    """The managed-policy quota per role in the compute accounts (IAM: 10, at most 20)."""
+    compute_stack_name: str | None = None
+    """The first compute stack's name; None names it ``<construct id>-Compute``."""
+    storage_stack_name: str | None = None
+    """The storage stack's name; None names it ``<construct id>-Storage``."""
+
+
+@dataclass(frozen=True)
 class ValidGrant:
     """A bucket grant after validation, with prefixes normalised (no leading or trailing /)."""
 
@@ -114,22 +209,6 @@ class ValidGrant:
 
 
 @dataclass(frozen=True)
-class ComputeAccount:
-    """A further compute account whose Forge roles get the same buckets.
-
-    Each compute account gets a stack of its own with its s3-write policy; every bucket policy
-    names all of them. ``attach_to`` holds IAM roles, users or groups of that account.
-    """
-
-    account: str
-    region: str
-    forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX
-    forge_role_arns: Sequence[str] = ()
-    work_bucket: str | None = None
-    attach_to: Sequence[Any] = ()
-
-
-@dataclass(frozen=True)
 class ComputeSettings:
     """One validated compute account: its Forge role pattern, named roles and work bucket."""
 
@@ -139,6 +218,7 @@ class ComputeSettings:
     forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX
     forge_role_arns: tuple[str, ...] = ()
     work_bucket: str | None = None
+    attach_to: tuple[Grantee, ...] = field(default=(), compare=False)
 
     @property
     def principal_patterns(self) -> tuple[str, ...]:
@@ -158,37 +238,22 @@ class ComputeSettings:
 
 @dataclass(frozen=True)
 class AccessSettings:
-    """Validated settings: the compute account A (and any more), the storage account B."""
+    """Validated options: the compute accounts (the first one hosts Platform), the storage
+    account B and its grants."""
 
     partition: str
-    compute_account: str
-    compute_region: str
     storage_account: str
     storage_region: str
     grants: tuple[ValidGrant, ...]
-    forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX
-    forge_role_arns: tuple[str, ...] = ()
-    work_bucket: str | None = None
+    computes: tuple[ComputeSettings, ...]
     access_logs_bucket: str | None = None
-    more_compute: tuple[ComputeSettings, ...] = ()
     max_managed_policies: int = DEFAULT_MAX_MANAGED_POLICIES
+    platform: PlatformComputeEnvironment | None = None
 
     @property
     def primary(self) -> ComputeSettings:
         """The first compute account: the one that hosts the Platform custom resource."""
-        return ComputeSettings(
-            partition=self.partition,
-            account=self.compute_account,
-            region=self.compute_region,
-            forge_role_prefix=self.forge_role_prefix,
-            forge_role_arns=self.forge_role_arns,
-            work_bucket=self.work_bucket,
-        )
-
-    @property
-    def computes(self) -> tuple[ComputeSettings, ...]:
-        """Every compute account, the primary first."""
-        return (self.primary, *self.more_compute)
+        return self.computes[0]
 
     @property
     def principal_patterns(self) -> tuple[str, ...]:
@@ -202,10 +267,10 @@ class AccessSettings:
 
     def alias_name(self, grant: ValidGrant) -> str:
         """The alias of the KMS key the storage stack creates for ``grant``."""
-        return f"alias/tower-cross-account/{grant.name}"
+        return f"{KEY_ALIAS_PREFIX}{grant.name}"
 
 
-def partition_of_region(region: str, setting: str) -> str:
+def partition_of_region(region: object, setting: str) -> str:
     """The AWS partition of ``region``, or a ConfigError naming ``setting``."""
     match = _REGION_RE.match(region) if isinstance(region, str) else None
     if match is None:
@@ -254,6 +319,17 @@ def normalise_prefix(prefix: object, setting: str) -> str:
     return stripped
 
 
+def grantee_kind(grantee: object, setting: str) -> str:
+    """'role', 'user' or 'group' for an IAM principal construct, else a ConfigError.
+
+    jsii interfaces are not runtime-checkable protocols, so they are told apart by attribute.
+    """
+    for kind in GRANTEE_KINDS:
+        if hasattr(grantee, f"{kind}_arn"):
+            return kind
+    raise ConfigError(setting, grantee, "an IAM role, user or group (iam.IRole, IUser, IGroup)")
+
+
 def _check_role_prefix(prefix: object, setting: str) -> str | None:
     if prefix is None:
         return None
@@ -261,29 +337,30 @@ def _check_role_prefix(prefix: object, setting: str) -> str | None:
         raise ConfigError(
             setting,
             prefix,
-            "a non-empty IAM role name prefix without wildcards, such as 'TowerForge' "
-            "(letters, digits and +=,.@_-), or None to grant only forge_role_arns",
+            f"a non-empty IAM role name prefix without wildcards, such as "
+            f"'{DEFAULT_FORGE_ROLE_PREFIX}' (letters, digits and +=,.@_-), or None to grant "
+            "only forge_role_arns",
         )
     return prefix
 
 
-def _check_role_arns(
-    arns: Iterable[object], partition: str, account: str, setting_prefix: str
-) -> tuple[str, ...]:
+def _check_role_arns(arns: object, partition: str, account: str, setting: str) -> tuple[str, ...]:
+    if isinstance(arns, (str, bytes)) or not isinstance(arns, Iterable):
+        raise ConfigError(setting, arns, "a list of IAM role ARNs")
     checked: list[str] = []
     for index, arn in enumerate(arns):
-        setting = f"{setting_prefix}[{index}]"
+        where = f"{setting}[{index}]"
         match = _ROLE_ARN_RE.match(arn) if isinstance(arn, str) else None
         if match is None or "*" in str(arn):
             raise ConfigError(
-                setting, arn, f"an IAM role ARN such as 'arn:{partition}:iam::{account}:role/name'"
+                where, arn, f"an IAM role ARN such as 'arn:{partition}:iam::{account}:role/name'"
             )
         if match["account"] != account or match["partition"] != partition:
             raise ConfigError(
-                setting, arn, f"a role in the compute account {account} (partition {partition})"
+                where, arn, f"a role in the compute account {account} (partition {partition})"
             )
         if arn in checked:
-            raise ConfigError(setting, arn, "each role ARN once")
+            raise ConfigError(where, arn, "each role ARN once")
         checked.append(str(arn))
     return tuple(checked)
 
@@ -398,35 +475,129 @@ def _check_grant(grant: object, index: int, partition: str, storage_account: str
     )
 
 
-def validate_settings(
-    *,
-    compute_account: object,
-    compute_region: object,
-    storage_account: object,
-    storage_region: object,
-    buckets: Sequence[object],
-    forge_role_prefix: object = DEFAULT_FORGE_ROLE_PREFIX,
-    forge_role_arns: Sequence[object] = (),
-    work_bucket: object = None,
-    access_logs_bucket: object = None,
-    compute_accounts: Sequence[object] = (),
-    max_managed_policies: object = DEFAULT_MAX_MANAGED_POLICIES,
-) -> AccessSettings:
-    """Check every setting and return them typed, or raise the first ConfigError."""
-    compute = check_account(compute_account, "compute_env.account")
-    storage = check_account(storage_account, "storage_env.account")
+def _environment_value(env: object, attribute: str, setting: str) -> object:
+    """The account or region of an Environment, which must be set and not a token."""
+    if not hasattr(env, "account") or not hasattr(env, "region"):
+        raise ConfigError(setting, env, "an aws_cdk.Environment with account and region")
+    value = getattr(env, attribute)
+    if value is None or (isinstance(value, str) and _TOKEN_MARK in value):
+        raise ConfigError(
+            f"{setting}.{attribute}",
+            value,
+            "a concrete value (not a token or unset): cross-account "
+            "policies name accounts and regions literally",
+        )
+    return value
+
+
+def _compute_accounts(options: AccessOptions) -> list[tuple[ComputeAccount, Callable[[str], str]]]:
+    """Every compute account of the options, the first one first, each with the option name
+    of each of its fields (so that an error names what the user set)."""
+    first = ComputeAccount(
+        account=str(_environment_value(options.compute_env, "account", "compute_env")),
+        region=str(_environment_value(options.compute_env, "region", "compute_env")),
+        forge_role_prefix=options.forge_role_prefix,
+        forge_role_arns=options.forge_role_arns,
+        work_bucket=options.work_bucket,
+        attach_to=options.attach_to,
+    )
+
+    def first_name(name: str) -> str:
+        return f"compute_env.{name}" if name in ("account", "region") else name
+
+    def further_name(index: int) -> Callable[[str], str]:
+        return lambda name: f"compute_accounts[{index}].{name}"
+
+    further: list[tuple[ComputeAccount, Callable[[str], str]]] = []
+    for index, account in enumerate(options.compute_accounts):
+        if not isinstance(account, ComputeAccount):
+            raise ConfigError(f"compute_accounts[{index}]", account, "a ComputeAccount")
+        further.append((account, further_name(index)))
+    return [(first, first_name), *further]
+
+
+def _check_compute(
+    compute: ComputeAccount, name_of: Callable[[str], str], partition: str, granted: set[str]
+) -> ComputeSettings:
+    """Check one compute account, whose region must be in ``partition``."""
+    account = check_account(compute.account, name_of("account"))
+    region_partition = partition_of_region(compute.region, name_of("region"))
+    if region_partition != partition:
+        raise ConfigError(
+            name_of("region"),
+            compute.region,
+            f"a region in the same partition as the other accounts ({partition})",
+        )
+    prefix = _check_role_prefix(compute.forge_role_prefix, name_of("forge_role_prefix"))
+    role_arns = _check_role_arns(
+        compute.forge_role_arns, region_partition, account, name_of("forge_role_arns")
+    )
+    if prefix is None and not role_arns:
+        raise ConfigError(
+            name_of("forge_role_prefix"),
+            None,
+            "a role prefix, or at least one ARN in forge_role_arns",
+        )
+    work_setting = name_of("work_bucket")
+    work = (
+        None
+        if compute.work_bucket is None
+        else check_bucket_name(compute.work_bucket, work_setting)
+    )
+    if work is not None and work in granted:
+        raise ConfigError(work_setting, work, "the compute account's own bucket, not a granted one")
+    for index, grantee in enumerate(compute.attach_to):
+        grantee_kind(grantee, f"{name_of('attach_to')}[{index}]")
+    return ComputeSettings(
+        partition=region_partition,
+        account=account,
+        region=str(compute.region),
+        forge_role_prefix=prefix,
+        forge_role_arns=role_arns,
+        work_bucket=work,
+        attach_to=tuple(compute.attach_to),
+    )
+
+
+def _check_stack_name(name: object, setting: str) -> None:
+    if name is None:
+        return
+    if (
+        not isinstance(name, str)
+        or not _STACK_NAME_RE.match(name)
+        or len(name) > STACK_NAME_MAX_LENGTH
+    ):
+        raise ConfigError(
+            setting,
+            name,
+            f"a CloudFormation stack name: a letter, then letters, digits and hyphens, at most "
+            f"{STACK_NAME_MAX_LENGTH} characters",
+        )
+
+
+def validate(options: AccessOptions) -> AccessSettings:
+    """Check every option and return them typed, or raise the first ConfigError."""
+    if not isinstance(options, AccessOptions):
+        raise ConfigError("options", options, "an AccessOptions")
+    accounts = _compute_accounts(options)
+    first, first_name = accounts[0]
+    compute = check_account(first.account, first_name("account"))
+    storage = check_account(
+        _environment_value(options.storage_env, "account", "storage_env"), "storage_env.account"
+    )
     if compute == storage:
         raise ConfigError(
             "storage_env.account", storage, "an account other than the compute account"
         )
-    partition = partition_of_region(str(compute_region), "compute_env.region")
-    storage_partition = partition_of_region(str(storage_region), "storage_env.region")
-    if storage_partition != partition:
+    partition = partition_of_region(first.region, first_name("region"))
+    storage_region = _environment_value(options.storage_env, "region", "storage_env")
+    if partition_of_region(storage_region, "storage_env.region") != partition:
         raise ConfigError(
             "storage_env.region",
             storage_region,
             f"a region in the same partition as the compute region ({partition})",
         )
+    buckets = options.buckets
     if isinstance(buckets, (str, bytes)) or not buckets:
         raise ConfigError("buckets", buckets, "a non-empty list of BucketGrant")
     grants = [_check_grant(grant, i, partition, storage) for i, grant in enumerate(buckets)]
@@ -435,121 +606,40 @@ def validate_settings(
         if grant.name in seen:
             raise ConfigError(f"buckets[{index}].name", grant.name, "each bucket once")
         seen.add(grant.name)
-    primary = _check_compute(
-        compute,
-        str(compute_region),
-        partition,
-        forge_role_prefix,
-        forge_role_arns,
-        work_bucket,
-        seen,
-        setting_prefix="",
-    )
-    more = [
-        _check_more_compute(extra, f"compute_accounts[{index}]", partition, seen)
-        for index, extra in enumerate(compute_accounts)
-    ]
-    accounts = [storage, compute]
-    for index, extra_settings in enumerate(more):
-        if extra_settings.account in accounts:
+    computes: list[ComputeSettings] = []
+    named = [storage]
+    for account, name_of in accounts:
+        checked = _check_compute(account, name_of, partition, seen)
+        if computes and checked.account in named:
             raise ConfigError(
-                f"compute_accounts[{index}].account",
-                extra_settings.account,
+                name_of("account"),
+                checked.account,
                 "an account not already named as the storage or another compute account",
             )
-        accounts.append(extra_settings.account)
+        named.append(checked.account)
+        computes.append(checked)
+    limit = options.max_managed_policies
     if (
-        isinstance(max_managed_policies, bool)
-        or not isinstance(max_managed_policies, int)
-        or not 1 <= max_managed_policies <= MAX_MANAGED_POLICIES_QUOTA
+        isinstance(limit, bool)
+        or not isinstance(limit, int)
+        or not 1 <= limit <= MAX_MANAGED_POLICIES_QUOTA
     ):
         raise ConfigError(
             "max_managed_policies",
-            max_managed_policies,
+            limit,
             f"the managed-policy quota per role or user in the compute accounts: 1 to "
             f"{MAX_MANAGED_POLICIES_QUOTA} (IAM's default is {DEFAULT_MAX_MANAGED_POLICIES})",
         )
-    logs = (
-        None
-        if access_logs_bucket is None
-        else check_bucket_name(access_logs_bucket, "access_logs_bucket")
-    )
+    logs = options.access_logs_bucket
+    _check_stack_name(options.compute_stack_name, "compute_stack_name")
+    _check_stack_name(options.storage_stack_name, "storage_stack_name")
     return AccessSettings(
         partition=partition,
-        compute_account=compute,
-        compute_region=str(compute_region),
         storage_account=storage,
         storage_region=str(storage_region),
         grants=tuple(grants),
-        forge_role_prefix=primary.forge_role_prefix,
-        forge_role_arns=primary.forge_role_arns,
-        work_bucket=primary.work_bucket,
-        access_logs_bucket=logs,
-        more_compute=tuple(more),
-        max_managed_policies=max_managed_policies,
-    )
-
-
-def _check_compute(
-    account: str,
-    region: str,
-    partition: str,
-    forge_role_prefix: object,
-    forge_role_arns: object,
-    work_bucket: object,
-    granted: set[str],
-    setting_prefix: str,
-) -> ComputeSettings:
-    """Check one compute account's role prefix, role ARNs and work bucket."""
-    prefix = _check_role_prefix(forge_role_prefix, f"{setting_prefix}forge_role_prefix")
-    if isinstance(forge_role_arns, (str, bytes)) or not isinstance(forge_role_arns, Iterable):
-        raise ConfigError(
-            f"{setting_prefix}forge_role_arns", forge_role_arns, "a list of IAM role ARNs"
-        )
-    role_arns = _check_role_arns(
-        forge_role_arns, partition, account, f"{setting_prefix}forge_role_arns"
-    )
-    if prefix is None and not role_arns:
-        raise ConfigError(
-            f"{setting_prefix}forge_role_prefix",
-            None,
-            "a role prefix, or at least one ARN in forge_role_arns",
-        )
-    work_setting = f"{setting_prefix}work_bucket"
-    work = None if work_bucket is None else check_bucket_name(work_bucket, work_setting)
-    if work is not None and work in granted:
-        raise ConfigError(work_setting, work, "the compute account's own bucket, not a granted one")
-    return ComputeSettings(
-        partition=partition,
-        account=account,
-        region=region,
-        forge_role_prefix=prefix,
-        forge_role_arns=role_arns,
-        work_bucket=work,
-    )
-
-
-def _check_more_compute(
-    extra: object, setting: str, partition: str, granted: set[str]
-) -> ComputeSettings:
-    """Check a further compute account given as a ComputeAccount."""
-    if not isinstance(extra, ComputeAccount):
-        raise ConfigError(setting, extra, "a ComputeAccount")
-    account = check_account(extra.account, f"{setting}.account")
-    region_partition = partition_of_region(str(extra.region), f"{setting}.region")
-    if region_partition != partition:
-        raise ConfigError(
-            f"{setting}.region",
-            extra.region,
-            f"a region in the same partition as the other accounts ({partition})",
-        )
-    return _check_compute(
-        account,
-        str(extra.region),
-        partition,
-        extra.forge_role_prefix,
-        extra.forge_role_arns,
-        extra.work_bucket,
-        granted,
-        setting_prefix=f"{setting}.",
+        computes=tuple(computes),
+        access_logs_bucket=None if logs is None else check_bucket_name(logs, "access_logs_bucket"),
+        max_managed_policies=limit,
+        platform=None if options.platform is None else validate_platform(options.platform),
     )

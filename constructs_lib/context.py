@@ -1,73 +1,85 @@
-"""Reading the app's settings from CDK context (cdk.json and ``cdk synth -c``)."""
+"""Reading the app's options from CDK context (cdk.json and ``cdk synth -c``).
+
+The ``tower:*`` keys are derived from the fields of ``AccessOptions`` (and, inside them, of
+``BucketGrant``, ``ComputeAccount`` and ``PlatformComputeEnvironment``): a snake_case field
+is the camelCase key, and an Environment field ``x_env`` is the two keys ``xAccount`` and
+``xRegion``. A new option is therefore read from cdk.json with no change here, and an error
+names the key the user typed.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+import re
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from constructs_lib.config import (
-    DEFAULT_FORGE_ROLE_PREFIX,
-    DEFAULT_MAX_MANAGED_POLICIES,
-    BucketGrant,
-    ComputeAccount,
-    ConfigError,
-)
-from constructs_lib.seqera.settings import PlatformComputeEnvironment
+from constructs_lib.config import AccessOptions, AccountRegion, Environment, Grantee
+from constructs_lib.errors import ConfigError
 
 CONTEXT_PREFIX = "tower:"
-_GRANT_KEYS = {
-    "name": "name",
-    "prefixes": "prefixes",
-    "readOnly": "read_only",
-    "create": "create",
-    "kmsKeyArn": "kms_key_arn",
-    "createKmsKey": "create_kms_key",
-    "existingPolicy": "existing_policy",
-}
-_CONTEXT_KEYS = (
-    "computeAccount",
-    "computeRegion",
-    "storageAccount",
-    "storageRegion",
-    "buckets",
-    "forgeRolePrefix",
-    "forgeRoleArns",
-    "workBucket",
-    "accessLogsBucket",
-    "platform",
-    "computeAccounts",
-    "maxManagedPolicies",
-)
-_COMPUTE_ACCOUNT_KEYS = {
-    "account": "account",
-    "region": "region",
-    "forgeRolePrefix": "forge_role_prefix",
-    "forgeRoleArns": "forge_role_arns",
-    "workBucket": "work_bucket",
-}
-_PLATFORM_KEYS = {
-    "name": "name",
-    "credentialsId": "credentials_id",
-    "tokenSecret": "token_secret",
-    "workDir": "work_dir",
-    "apiUrl": "api_url",
-    "workspaceId": "workspace_id",
-    "region": "region",
-    "description": "description",
-    "forgeType": "forge_type",
-    "minCpus": "min_cpus",
-    "maxCpus": "max_cpus",
-    "instanceTypes": "instance_types",
-    "vpcId": "vpc_id",
-    "subnets": "subnets",
-    "securityGroups": "security_groups",
-    "fargateHeadJob": "fargate_head_job",
-    "waveEnabled": "wave_enabled",
-    "fusion2Enabled": "fusion2_enabled",
-    "registerDataLinks": "register_data_links",
-    "retainOnDelete": "retain_on_delete",
-}
+_ENV_SUFFIX = "_env"
+_ENV_PARTS = ("account", "region")
+_SNAKE_NAME = re.compile(r"(?<![A-Za-z0-9])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)")
+
+
+def camel(name: str) -> str:
+    """``forge_role_arns`` -> ``forgeRoleArns``."""
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _is_environment(hint: object) -> bool:
+    return hint is Environment
+
+
+def _holds_constructs(hint: object) -> bool:
+    """Whether a type mentions constructs (IAM principals), which context cannot express."""
+    return hint is Grantee or any(_holds_constructs(arg) for arg in get_args(hint))
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+@cache
+def option_keys() -> dict[str, str]:
+    """Each ``tower:`` key (without the prefix), mapped to the option it sets: a field name,
+    or ``<field>.account`` / ``<field>.region`` for an Environment."""
+    keys: dict[str, str] = {}
+    for field in dataclasses.fields(AccessOptions):
+        hint = _hints(AccessOptions)[field.name]
+        if _holds_constructs(hint):
+            continue
+        if _is_environment(hint):
+            stem = camel(field.name.removesuffix(_ENV_SUFFIX))
+            for part in _ENV_PARTS:
+                keys[stem + part.title()] = f"{field.name}.{part}"
+        else:
+            keys[camel(field.name)] = field.name
+    return keys
+
+
+def context_setting(setting: str) -> str:
+    """The ``tower:`` key for an option's name in a ConfigError: ``storage_env.account`` ->
+    ``tower:storageAccount``, ``compute_accounts[1].forge_role_arns[0]`` ->
+    ``tower:computeAccounts[1].forgeRoleArns[0]``."""
+    if setting.startswith(CONTEXT_PREFIX):
+        return setting
+    by_option = {option: key for key, option in option_keys().items()}
+    for option, key in by_option.items():
+        if "." in option and (setting == option or setting.startswith(f"{option}.")):
+            return CONTEXT_PREFIX + key + setting[len(option) :]
+    return CONTEXT_PREFIX + _SNAKE_NAME.sub(lambda match: camel(match[1]), setting)
+
+
+def in_context_terms(error: ConfigError) -> ConfigError:
+    """The error, naming the ``tower:`` key the user typed instead of the Python option."""
+    return error.renamed(context_setting(error.setting))
 
 
 def _decoded(value: object) -> object:
@@ -81,105 +93,100 @@ def _decoded(value: object) -> object:
     return value
 
 
-def _keyword_arguments(
-    raw: Mapping[str, Any], setting: str, keys: Mapping[str, str], required: str
-) -> dict[str, Any]:
-    """Map a context object's camelCase keys to keyword arguments, naming unknown ones.
+def _required(cls: type) -> list[dataclasses.Field[Any]]:
+    return [
+        field
+        for field in dataclasses.fields(cls)
+        if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+    ]
+
+
+def _dataclass_from(raw: object, cls: type, setting: str) -> object:
+    """A dataclass from a context object whose keys are its fields in camelCase; a type with
+    one required field may be given as just that field's value (a bucket by its name).
 
     Values of unknown keys are not echoed: a misplaced access token must not reach the
     terminal.
     """
+    required = _required(cls)
+    if isinstance(raw, str) and len(required) == 1:
+        return cls(**{required[0].name: raw})
+    keys = {
+        camel(field.name): field
+        for field in dataclasses.fields(cls)
+        if not _holds_constructs(_hints(cls)[field.name])
+    }
+    if not isinstance(raw, Mapping):
+        example = ", ".join(f'"{camel(field.name)}": ...' for field in required)
+        raise ConfigError(setting, raw, f"an object such as {{{example}}}")
     unknown = sorted(set(raw) - set(keys))
     if unknown:
         raise ConfigError(f"{setting}.{unknown[0]}", "<value hidden>", f"one of {list(keys)}")
-    missing = [key for key in required.split(", ") if key not in raw]
+    missing = [camel(field.name) for field in required if camel(field.name) not in raw]
     if missing:
-        raise ConfigError(f"{setting}.{missing[0]}", None, f"the keys {required}")
-    return {keys[key]: value for key, value in raw.items()}
+        needed = ", ".join(camel(field.name) for field in required)
+        raise ConfigError(f"{setting}.{missing[0]}", None, f"the keys {needed}")
+    return cls(
+        **{
+            keys[key].name: _value(value, _hints(cls)[keys[key].name], f"{setting}.{key}")
+            for key, value in raw.items()
+        }
+    )
 
 
-def _grant_from_context(raw: object, index: int) -> BucketGrant:
-    setting = f"{CONTEXT_PREFIX}buckets[{index}]"
-    if isinstance(raw, str):
-        return BucketGrant(name=raw)
-    if not isinstance(raw, Mapping):
-        raise ConfigError(setting, raw, 'a bucket name or an object such as {"name": "b"}')
-    return BucketGrant(**_keyword_arguments(raw, setting, _GRANT_KEYS, "name"))
+def _value(raw: object, hint: Any, setting: str) -> object:
+    """A context value as the type ``hint`` wants it: ``false`` for an optional value is None,
+    a string of digits for a number is that number, objects become dataclasses and lists are
+    read element by element. Anything else is passed on as given, for validation to judge."""
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        kinds = [arg for arg in get_args(hint) if arg is not type(None)]
+        if raw is None or raw is False:
+            return None
+        return _value(raw, kinds[0], setting) if len(kinds) == 1 else raw
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return _dataclass_from(raw, hint, setting)
+    if origin is Sequence and isinstance(raw, list):
+        (item,) = get_args(hint)
+        return [_value(value, item, f"{setting}[{index}]") for index, value in enumerate(raw)]
+    if hint is int and isinstance(raw, str) and raw.isdigit():
+        return int(raw)
+    return raw
 
 
-def _platform_from_context(raw: object) -> PlatformComputeEnvironment | None:
-    setting = f"{CONTEXT_PREFIX}platform"
-    if raw is None or raw is False:
-        return None
-    if not isinstance(raw, Mapping):
-        raise ConfigError(setting, raw, 'an object such as {"name": "...", ...} or false')
-    required = "name, credentialsId, tokenSecret, workDir"
-    return PlatformComputeEnvironment(**_keyword_arguments(raw, setting, _PLATFORM_KEYS, required))
-
-
-def _compute_account_from_context(raw: object, index: int) -> ComputeAccount:
-    setting = f"{CONTEXT_PREFIX}computeAccounts[{index}]"
-    if not isinstance(raw, Mapping):
-        raise ConfigError(setting, raw, 'an object such as {"account": "...", "region": "..."}')
-    arguments = _keyword_arguments(raw, setting, _COMPUTE_ACCOUNT_KEYS, "account, region")
-    if arguments.get("forge_role_prefix") is False:
-        arguments["forge_role_prefix"] = None
-    return ComputeAccount(**arguments)
-
-
-def settings_from_context(
+def options_from_context(
     lookup: Callable[[str], object], context_keys: Iterable[str] = ()
-) -> dict[str, Any]:
-    """Read the app's ``tower:*`` context keys into keyword arguments for the construct.
+) -> AccessOptions:
+    """Read the app's ``tower:*`` context keys into AccessOptions.
 
     ``context_keys`` are all keys present, so that a misspelt ``tower:`` key is reported
-    instead of silently ignored.
+    instead of silently ignored. Keys left out (or null) keep the option's default.
     """
+    known = option_keys()
     for key in context_keys:
-        if key.startswith(CONTEXT_PREFIX) and key[len(CONTEXT_PREFIX) :] not in _CONTEXT_KEYS:
-            raise ConfigError(
-                key, lookup(key), f"one of {[CONTEXT_PREFIX + k for k in _CONTEXT_KEYS]}"
-            )
-    values = {key: _decoded(lookup(CONTEXT_PREFIX + key)) for key in _CONTEXT_KEYS}
-    for key in ("computeAccount", "computeRegion", "storageAccount", "storageRegion", "buckets"):
-        if values[key] is None:
-            raise ConfigError(CONTEXT_PREFIX + key, None, "a value in cdk.json or with -c")
-    raw_buckets = _list_of(values["buckets"], "buckets")
-    role_arns = _list_of(values["forgeRoleArns"], "forgeRoleArns")
-    prefix = values["forgeRolePrefix"]
-    if prefix is None:
-        prefix = DEFAULT_FORGE_ROLE_PREFIX
-    elif prefix is False:
-        prefix = None
-    return {
-        "compute_account": values["computeAccount"],
-        "compute_region": values["computeRegion"],
-        "storage_account": values["storageAccount"],
-        "storage_region": values["storageRegion"],
-        "buckets": [_grant_from_context(raw, i) for i, raw in enumerate(raw_buckets)],
-        "forge_role_prefix": prefix,
-        "forge_role_arns": role_arns,
-        "work_bucket": values["workBucket"],
-        "access_logs_bucket": values["accessLogsBucket"],
-        "platform": _platform_from_context(values["platform"]),
-        "compute_accounts": [
-            _compute_account_from_context(raw, index)
-            for index, raw in enumerate(_list_of(values["computeAccounts"], "computeAccounts"))
-        ],
-        "max_managed_policies": _whole_number(values["maxManagedPolicies"]),
+        if key.startswith(CONTEXT_PREFIX) and key.removeprefix(CONTEXT_PREFIX) not in known:
+            raise ConfigError(key, lookup(key), f"one of {[CONTEXT_PREFIX + k for k in known]}")
+    given = {
+        key: value for key in known if (value := _decoded(lookup(CONTEXT_PREFIX + key))) is not None
     }
-
-
-def _whole_number(value: object) -> object:
-    """``maxManagedPolicies``: a number in cdk.json, a string of digits from ``-c``."""
-    if value is None:
-        return DEFAULT_MAX_MANAGED_POLICIES
-    return int(value) if isinstance(value, str) and value.isdigit() else value
-
-
-def _list_of(value: object, key: str) -> list[object]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ConfigError(CONTEXT_PREFIX + key, value, "a JSON list")
-    return value
+    arguments: dict[str, Any] = {}
+    for field in dataclasses.fields(AccessOptions):
+        hint = _hints(AccessOptions)[field.name]
+        if _holds_constructs(hint):
+            continue
+        required = field in _required(AccessOptions)
+        if _is_environment(hint):
+            stem = camel(field.name.removesuffix(_ENV_SUFFIX))
+            parts: dict[str, Any] = {part: given.get(stem + part.title()) for part in _ENV_PARTS}
+            for part, value in parts.items():
+                if value is None:
+                    key = CONTEXT_PREFIX + stem + part.title()
+                    raise ConfigError(key, None, "a value in cdk.json or with -c")
+            arguments[field.name] = AccountRegion(**parts)
+            continue
+        key = camel(field.name)
+        if key in given:
+            arguments[field.name] = _value(given[key], hint, CONTEXT_PREFIX + key)
+        elif required:
+            raise ConfigError(CONTEXT_PREFIX + key, None, "a value in cdk.json or with -c")
+    return AccessOptions(**arguments)

@@ -2,81 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from constructs_lib import policies
-from constructs_lib.compute_stack import ComputeStack, Grantee, grantee_kind
+from constructs_lib.compute_stack import ComputeStack, Grantee
 from constructs_lib.config import (
-    DEFAULT_FORGE_ROLE_PREFIX,
-    DEFAULT_MAX_MANAGED_POLICIES,
+    AccessOptions,
     AccessSettings,
     BucketGrant,
     ComputeAccount,
     ConfigError,
-    validate_settings,
+    Environment,
 )
-from constructs_lib.seqera.settings import PlatformComputeEnvironment, validate_platform
-from constructs_lib.storage_stack import StorageStack, plan_storage_stacks
-
-
-def _numbered(name: str, number: int) -> str:
-    """The first stack keeps ``name``; further ones are ``name-2``, ``name-3``, ..."""
-    return name if number == 0 else f"{name}-{number + 1}"
-
-
-def _environment_value(env: object, field: str, setting: str) -> object:
-    if not isinstance(env, cdk.Environment):
-        raise ConfigError(setting, env, "an aws_cdk.Environment with account and region")
-    value = getattr(env, field)
-    if value is None or cdk.Token.is_unresolved(value):
-        raise ConfigError(
-            f"{setting}.{field}",
-            value,
-            "a concrete value (not a token or unset): cross-account "
-            "policies name accounts and regions literally",
-        )
-    return value
-
-
-def check_options(
-    *,
-    compute_env: cdk.Environment,
-    storage_env: cdk.Environment,
-    buckets: Sequence[BucketGrant],
-    forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX,
-    forge_role_arns: Sequence[str] = (),
-    attach_to: Sequence[Grantee] = (),
-    work_bucket: str | None = None,
-    access_logs_bucket: str | None = None,
-    platform: PlatformComputeEnvironment | None = None,
-    compute_accounts: Sequence[ComputeAccount] = (),
-    max_managed_policies: int = DEFAULT_MAX_MANAGED_POLICIES,
-) -> tuple[AccessSettings, PlatformComputeEnvironment | None]:
-    """Validate every option of CrossAccountBucketAccess; raise ConfigError on the first bad one."""
-    settings = validate_settings(
-        compute_account=_environment_value(compute_env, "account", "compute_env"),
-        compute_region=_environment_value(compute_env, "region", "compute_env"),
-        storage_account=_environment_value(storage_env, "account", "storage_env"),
-        storage_region=_environment_value(storage_env, "region", "storage_env"),
-        buckets=buckets,
-        forge_role_prefix=forge_role_prefix,
-        forge_role_arns=forge_role_arns,
-        work_bucket=work_bucket,
-        access_logs_bucket=access_logs_bucket,
-        compute_accounts=compute_accounts,
-        max_managed_policies=max_managed_policies,
-    )
-    for index, grantee in enumerate(attach_to):
-        grantee_kind(grantee, f"attach_to[{index}]")
-    for index, extra in enumerate(compute_accounts):
-        for number, grantee in enumerate(extra.attach_to):
-            grantee_kind(grantee, f"compute_accounts[{index}].attach_to[{number}]")
-    policies.check_limits(settings)
-    return settings, None if platform is None else validate_platform(platform)
+from constructs_lib.defaults import (
+    COMPUTE_STACK_SUFFIX,
+    DEFAULT_FORGE_ROLE_PREFIX,
+    DEFAULT_MAX_MANAGED_POLICIES,
+    STORAGE_STACK_SUFFIX,
+)
+from constructs_lib.plan import AccessPlan, plan_access
+from constructs_lib.seqera.resource import PlatformComputeEnvironmentResource
+from constructs_lib.seqera.settings import PlatformComputeEnvironment
+from constructs_lib.storage_stack import StorageStack
 
 
 def check_buckets_unclaimed(scope: Construct, settings: AccessSettings) -> None:
@@ -106,9 +58,10 @@ class CrossAccountBucketAccess(Construct):
     Makes ``compute_stack`` (deploy to ``compute_env``: the s3-write managed policies and the
     optional Platform custom resource), one more compute stack per ``compute_accounts`` entry,
     and ``storage_stack`` (deploy to ``storage_env``: bucket policies, created buckets and
-    keys), spread over ``storage_stacks`` when CloudFormation's quotas require. Every setting
-    is validated before any construct is made; a bad one raises ConfigError. Use it in an
-    ``App`` or a ``Stage``.
+    keys), spread over ``storage_stacks`` when CloudFormation's quotas require. The keyword
+    arguments are the fields of ``AccessOptions``, where each is documented. Every option is
+    validated, and every document computed (``plan``), before any construct is made; a bad
+    option raises ConfigError. Use it in an ``App`` or a ``Stage``.
     """
 
     def __init__(
@@ -116,8 +69,8 @@ class CrossAccountBucketAccess(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        compute_env: cdk.Environment,
-        storage_env: cdk.Environment,
+        compute_env: Environment,
+        storage_env: Environment,
         buckets: Sequence[BucketGrant],
         forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX,
         forge_role_arns: Sequence[str] = (),
@@ -130,7 +83,7 @@ class CrossAccountBucketAccess(Construct):
         compute_stack_name: str | None = None,
         storage_stack_name: str | None = None,
     ) -> None:
-        self.settings, checked_platform = check_options(
+        self.options = AccessOptions(
             compute_env=compute_env,
             storage_env=storage_env,
             buckets=buckets,
@@ -142,83 +95,124 @@ class CrossAccountBucketAccess(Construct):
             platform=platform,
             compute_accounts=compute_accounts,
             max_managed_policies=max_managed_policies,
+            compute_stack_name=compute_stack_name,
+            storage_stack_name=storage_stack_name,
         )
+        self.plan: AccessPlan = plan_access(self.options, construct_id)
+        self.settings = self.plan.settings
         check_buckets_unclaimed(scope, self.settings)
         super().__init__(scope, construct_id)
-        plan = plan_storage_stacks(self.settings)
-        self.storage_stacks = [
+        storage_account = self.settings.storage_account
+        self.storage_stacks = tuple(
             StorageStack(
                 self,
-                "Storage" if number == 0 else f"Storage{number + 1}",
-                settings=self.settings,
-                grants=grants,
-                env=storage_env,
-                stack_name=_numbered(storage_stack_name or f"{construct_id}-Storage", number),
+                storage.construct_id,
+                plan=self.plan,
+                storage=storage,
+                env=cdk.Environment(account=storage_account, region=self.settings.storage_region),
+                stack_name=storage.stack_name,
                 description="Bucket policies that admit Seqera Platform Forge roles of account(s) "
                 + ", ".join(c.account for c in self.settings.computes),
             )
-            for number, grants in enumerate(plan)
-        ]
-        self.storage_stack = self.storage_stacks[0]
-        self.compute_stacks = [
+            for storage in self.plan.storages
+        )
+        self.compute_stacks = tuple(
             ComputeStack(
                 self,
-                "Compute",
-                settings=self.settings,
-                attach_to=attach_to,
-                platform=checked_platform,
-                env=compute_env,
-                stack_name=compute_stack_name or f"{construct_id}-Compute",
+                compute.construct_id,
+                plan=self.plan,
+                compute=compute,
+                env=cdk.Environment(account=compute.compute.account, region=compute.compute.region),
+                stack_name=compute.stack_name,
                 description=f"s3-write policy for Seqera Platform Forge roles reaching buckets "
-                f"in account {self.settings.storage_account}",
+                f"in account {storage_account}",
             )
-        ]
-        for extra, compute in zip(compute_accounts, self.settings.more_compute, strict=True):
-            self.compute_stacks.append(
-                ComputeStack(
-                    self,
-                    f"Compute{compute.account}",
-                    settings=self.settings,
-                    compute=compute,
-                    attach_to=extra.attach_to,
-                    env=cdk.Environment(account=compute.account, region=compute.region),
-                    stack_name=f"{compute_stack_name or f'{construct_id}-Compute'}-"
-                    f"{compute.account}",
-                    description=f"s3-write policy for Seqera Platform Forge roles reaching "
-                    f"buckets in account {self.settings.storage_account}",
-                )
-            )
-        self.compute_stack = self.compute_stacks[0]
-        self.s3_write_policy = self.compute_stack.s3_write_policy
-        self.platform_compute_env = self.compute_stack.platform_compute_env
+            for compute in self.plan.computes
+        )
 
-    def s3_write_policy_document(self) -> policies.Document:
-        """The compute account's s3-write policy as a plain JSON-ready document."""
-        return policies.s3_write_policy_document(self.settings)
+    @classmethod
+    def from_options(
+        cls, scope: Construct, construct_id: str, options: AccessOptions
+    ) -> CrossAccountBucketAccess:
+        """The construct made from an ``AccessOptions`` (as the app and the Stage do)."""
+        return cls(
+            scope,
+            construct_id,
+            **{field.name: getattr(options, field.name) for field in dataclasses.fields(options)},
+        )
+
+    @property
+    def compute_stack(self) -> ComputeStack:
+        """The stack of the first compute account, ``compute_env``."""
+        return self.compute_stacks[0]
+
+    @property
+    def storage_stack(self) -> StorageStack:
+        """The first (usually the only) storage stack."""
+        return self.storage_stacks[0]
+
+    @property
+    def s3_write_policies(self) -> tuple[iam.ManagedPolicy, ...]:
+        """Every managed policy of the first compute account's s3-write policy: a principal
+        needs them all (IAM's size limit may split the policy)."""
+        return self.compute_stack.s3_write_policies
+
+    @property
+    def platform_compute_env(self) -> PlatformComputeEnvironmentResource | None:
+        """The Platform compute environment resource, when ``platform`` is given."""
+        return self.compute_stack.platform_compute_env
+
+    def attach_s3_write(self, grantee: Grantee) -> None:
+        """Attach every part of the s3-write policy to a role, user or group.
+
+        The grantee's account picks the compute account's policy; it must be one of them.
+        """
+        account = grantee.env.account
+        for stack in self.compute_stacks:
+            if stack.compute.account == account:
+                stack.attach_s3_write(grantee)
+                return
+        raise ConfigError(
+            "grantee",
+            grantee.node.path,
+            "an IAM role, user or group of a compute account: "
+            + ", ".join(stack.compute.account for stack in self.compute_stacks),
+        )
+
+    def s3_write_policy_documents(
+        self, account: str | None = None
+    ) -> tuple[policies.Document, ...]:
+        """The s3-write policy of a compute account (the first by default) as deployed: one
+        plain JSON-ready document per managed policy."""
+        return self.plan.compute(account or self.settings.primary.account).s3_write
 
     def bucket_policy_documents(self) -> dict[str, policies.Document]:
         """Each granted bucket's policy as a plain JSON-ready document, by bucket name."""
-        return {
-            grant.name: policies.bucket_policy_document(self.settings, grant)
-            for grant in self.settings.grants
-        }
+        return dict(self.plan.bucket_policies)
 
 
 class CrossAccountBucketAccessStage(cdk.Stage):
     """A Stage holding one CrossAccountBucketAccess, for a CDK Pipelines pipeline.
 
     A pipeline in a tools account adds this stage to deploy both accounts' stacks in order.
-    The options are those of CrossAccountBucketAccess and are checked before anything is
-    built; stacks are named ``<stage id>-Compute`` and ``<stage id>-Storage`` by default.
+    The options are checked before anything is kept: on a bad one the stage is taken out of
+    ``scope`` again and ConfigError raised. Stacks are named ``<stage id>-Compute`` and
+    ``<stage id>-Storage`` unless the options name them.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, **options: Any) -> None:
-        stack_names: dict[str, Any] = {
-            "compute_stack_name": options.pop("compute_stack_name", None)
-            or f"{construct_id}-Compute",
-            "storage_stack_name": options.pop("storage_stack_name", None)
-            or f"{construct_id}-Storage",
-        }
-        check_options(**options)
+    def __init__(self, scope: Construct, construct_id: str, options: AccessOptions) -> None:
+        if not isinstance(options, AccessOptions):
+            raise ConfigError("options", options, "an AccessOptions")
+        named = dataclasses.replace(
+            options,
+            compute_stack_name=options.compute_stack_name
+            or f"{construct_id}{COMPUTE_STACK_SUFFIX}",
+            storage_stack_name=options.storage_stack_name
+            or f"{construct_id}{STORAGE_STACK_SUFFIX}",
+        )
         super().__init__(scope, construct_id)
-        self.access = CrossAccountBucketAccess(self, "Access", **options, **stack_names)
+        try:
+            self.access = CrossAccountBucketAccess.from_options(self, "Access", named)
+        except ConfigError:
+            scope.node.try_remove_child(construct_id)
+            raise

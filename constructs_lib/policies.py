@@ -6,20 +6,12 @@ be printed, sized and tested without synthesizing anything. The stacks only plac
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.config import (
-    CONSTRUCT_BUCKET_POLICY_SIDS,
-    MAX_MANAGED_POLICIES_QUOTA,
-    AccessSettings,
-    ComputeSettings,
-    ConfigError,
-    ValidGrant,
-)
+from constructs_lib.config import AccessSettings, ValidGrant
 
 Statement = dict[str, Any]
 Document = dict[str, Any]
@@ -38,6 +30,14 @@ KMS_READ_ACTIONS = ("kms:Decrypt",)
 KMS_WRITE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 BUCKET_POLICY_LIMIT = 20 * 1024
 MANAGED_POLICY_LIMIT = 6144
+# The Sids of the statements the construct writes into a bucket policy.
+CONSTRUCT_BUCKET_POLICY_SIDS = (
+    "ForgeBucket",
+    "ForgeList",
+    "ForgeLocation",
+    "ForgeObjects",
+    "DenyInsecureTransport",
+)
 
 _DNS_SUFFIX = {
     "aws": "amazonaws.com",
@@ -88,11 +88,6 @@ def one_or_many(values: list[str]) -> str | list[str]:
     return values[0] if len(values) == 1 else values
 
 
-def statement_id(text: str) -> str:
-    """An alphanumeric Sid fragment from a bucket name: ``genomics-data-b`` -> ``GenomicsDataB``."""
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text))
-
-
 def _grant_statements(
     partition: str, bucket: str, prefixes: tuple[str, ...], read_only: bool, sid: str
 ) -> list[Statement]:
@@ -132,32 +127,28 @@ def _grant_statements(
     return [*bucket_statements, objects]
 
 
-def kms_identity_statement(settings: AccessSettings, grant: ValidGrant, sid: str) -> Statement:
-    """The compute account's half of one bucket's KMS grant: use its key, only through S3.
-
-    An existing key is named by its full ARN. A key the storage stack creates has no ARN known
-    at synth time in the other account, so the statement names the storage account's keys and
-    narrows them to the key's alias with ``kms:ResourceAliases``; the key policy in B, which
-    names the compute accounts, is the other half that both must allow.
-    """
-    (statement,) = _kms_statements(settings, [grant], sid)
-    return statement
-
-
-def _key_region(settings: AccessSettings, grant: ValidGrant) -> str:
+def key_region(settings: AccessSettings, grant: ValidGrant) -> str:
+    """The region of the key that encrypts ``grant``'s bucket."""
     if grant.kms_key_arn is not None:
         return grant.kms_key_arn.split(":")[3]
     return settings.storage_region
 
 
 def _kms_statements(
-    settings: AccessSettings, grants: list[ValidGrant], sid: str
+    settings: AccessSettings, grants: Sequence[ValidGrant], sid: str
 ) -> list[Statement]:
-    """KMS grants for ``grants``, merged where actions and conditions are equal."""
+    """The compute accounts' half of the buckets' KMS grants: use the key, only through S3.
+
+    Grants whose actions and conditions are equal share a statement. An existing key is named
+    by its full ARN. A key the storage stack creates has no ARN known at synth time in the
+    other account, so the statement names the storage account's keys and narrows them to the
+    key's alias with ``kms:ResourceAliases``; the key policy in B, which names the compute
+    accounts, is the other half that both must allow.
+    """
     groups: dict[tuple[bool, str, bool], list[ValidGrant]] = {}
     for grant in grants:
         if grant.uses_kms:
-            key = (grant.read_only, _key_region(settings, grant), grant.kms_key_arn is None)
+            key = (grant.read_only, key_region(settings, grant), grant.kms_key_arn is None)
             groups.setdefault(key, []).append(grant)
     statements: list[Statement] = []
     for number, ((read_only, region, created), members) in enumerate(groups.items(), start=1):
@@ -187,7 +178,7 @@ def _kms_statements(
 
 
 @dataclass(frozen=True)
-class _Entry:
+class Entry:
     """One bucket in an s3-write policy: a granted bucket, or the compute account's work bucket."""
 
     name: str
@@ -196,14 +187,7 @@ class _Entry:
     grant: ValidGrant | None
 
 
-def _entries(settings: AccessSettings, compute: ComputeSettings) -> list[_Entry]:
-    entries = [_Entry(g.name, g.prefixes, g.read_only, g) for g in settings.grants]
-    if compute.work_bucket is not None:
-        entries.append(_Entry(compute.work_bucket, (), False, None))
-    return entries
-
-
-def _identity_document(settings: AccessSettings, entries: list[_Entry]) -> Document:
+def identity_document(settings: AccessSettings, entries: Sequence[Entry]) -> Document:
     """A compact s3-write document: buckets that need the same statement share it."""
     partition = settings.partition
     statements: list[Statement] = []
@@ -261,71 +245,6 @@ def _identity_document(settings: AccessSettings, entries: list[_Entry]) -> Docum
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
-def s3_write_policy_document(
-    settings: AccessSettings, compute: ComputeSettings | None = None
-) -> Document:
-    """A compute account's whole s3-write policy: every granted bucket, its work bucket, keys.
-
-    This is the policy as one document; ``s3_write_policy_documents`` splits it to fit IAM.
-    """
-    return _identity_document(settings, _entries(settings, compute or settings.primary))
-
-
-def group_of(name: str, count: int) -> int:
-    """A bucket's group (policy or stack) number out of ``count``: a hash of its name, so
-    the same input always splits the same way and adding a bucket moves no other bucket."""
-    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % count
-
-
-def s3_write_policy_documents(
-    settings: AccessSettings, compute: ComputeSettings | None = None
-) -> dict[int, Document]:
-    """The s3-write policy split into managed policies within IAM's size limit, by number.
-
-    The same input always gives the same split, and each bucket's policy number depends only
-    on its name and the number of policies, so a deploy moves no grant needlessly.
-    """
-    compute = compute or settings.primary
-    entries = _entries(settings, compute)
-    whole = _identity_document(settings, entries)
-    if compact_size(whole) <= MANAGED_POLICY_LIMIT:
-        return {0: whole}
-    count = -(-compact_size(whole) // MANAGED_POLICY_LIMIT)
-    while count <= settings.max_managed_policies:
-        groups: dict[int, list[_Entry]] = {}
-        for entry in entries:
-            groups.setdefault(group_of(entry.name, count), []).append(entry)
-        documents = {
-            number: _identity_document(settings, groups[number]) for number in sorted(groups)
-        }
-        if all(compact_size(d) <= MANAGED_POLICY_LIMIT for d in documents.values()):
-            return documents
-        count += 1
-    raise _too_many_policies(settings, compute, entries, compact_size(whole))
-
-
-def _too_many_policies(
-    settings: AccessSettings, compute: ComputeSettings, entries: list[_Entry], size: int
-) -> ConfigError:
-    """Name the limit, the size reached and the first grant past what the quota holds."""
-    budget = settings.max_managed_policies * MANAGED_POLICY_LIMIT
-    reached, culprit = 0, entries[-1]
-    for entry in entries:
-        reached += compact_size(_identity_document(settings, [entry]))
-        if reached > budget:
-            culprit = entry
-            break
-    return ConfigError(
-        "max_managed_policies",
-        settings.max_managed_policies,
-        f"enough managed policies of {MANAGED_POLICY_LIMIT} characters for the s3-write policy "
-        f"of compute account {compute.account}: its {len(entries)} buckets need {size} "
-        f"characters, and bucket {culprit.name!r} is the first past "
-        f"{settings.max_managed_policies} policies; raise the IAM quota (up to "
-        f"{MAX_MANAGED_POLICIES_QUOTA}) and this setting, or grant fewer prefixes",
-    )
-
-
 def principal_condition(settings: AccessSettings) -> dict[str, Any]:
     """The condition that narrows the compute accounts to their Forge (and named) roles."""
     return {"ArnLike": {"aws:PrincipalArn": one_or_many(list(settings.principal_patterns))}}
@@ -336,14 +255,14 @@ def account_principal(settings: AccessSettings) -> dict[str, str | list[str]]:
     return {"AWS": one_or_many(list(settings.account_principals))}
 
 
-def deny_insecure_transport(partition: str, bucket: str) -> Statement:
-    """Refuse every request to the bucket that does not use TLS."""
+def deny_insecure_transport(location: str) -> Statement:
+    """Refuse every request to the bucket with ARN ``location`` that does not use TLS."""
     return {
         "Sid": "DenyInsecureTransport",
         "Effect": "Deny",
         "Principal": {"AWS": "*"},
         "Action": "s3:*",
-        "Resource": [bucket_arn(partition, bucket), f"{bucket_arn(partition, bucket)}/*"],
+        "Resource": [location, f"{location}/*"],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
 
@@ -368,7 +287,7 @@ def bucket_policy_document(settings: AccessSettings, grant: ValidGrant) -> Docum
                 "Condition": condition,
             }
         )
-    statements.append(deny_insecure_transport(settings.partition, grant.name))
+    statements.append(deny_insecure_transport(bucket_arn(settings.partition, grant.name)))
     statements += [
         kept
         for kept in grant.existing_statements
@@ -379,7 +298,7 @@ def bucket_policy_document(settings: AccessSettings, grant: ValidGrant) -> Docum
 
 def key_policy_statement(settings: AccessSettings, grant: ValidGrant) -> Statement:
     """The key-policy statement in B that lets A's Forge roles use the bucket's key via S3."""
-    region = _key_region(settings, grant)
+    region = key_region(settings, grant)
     return {
         "Sid": "ForgeRolesUseKeyThroughS3",
         "Effect": "Allow",
@@ -396,18 +315,3 @@ def key_policy_statement(settings: AccessSettings, grant: ValidGrant) -> Stateme
 def compact_size(document: Document) -> int:
     """The size IAM counts against its limits: the JSON text without whitespace."""
     return len(json.dumps(document, separators=(",", ":")))
-
-
-def check_limits(settings: AccessSettings) -> None:
-    """Refuse, before synth, documents that AWS would reject at deploy time for their size."""
-    for index, grant in enumerate(settings.grants):
-        size = compact_size(bucket_policy_document(settings, grant))
-        if size > BUCKET_POLICY_LIMIT:
-            raise ConfigError(
-                f"buckets[{index}]",
-                grant.name,
-                f"a bucket policy within S3's limit of {BUCKET_POLICY_LIMIT} bytes; this grant "
-                f"makes {size} (fewer prefixes, role ARNs or kept statements)",
-            )
-    for compute in settings.computes:
-        s3_write_policy_documents(settings, compute)

@@ -1,7 +1,7 @@
 """The access report: who may reach each bucket, in Markdown, for a security reviewer.
 
-Pure Python (no CDK import): the report is read off the same documents the stacks deploy
-(``policies``), so it says what the policies say. A request from a compute account to the
+Pure Python (no CDK import): the report is read off the plan, whose documents the stacks
+deploy, so it says what the policies say. A request from a compute account to the
 storage account needs both accounts' allow, so each Allow row holds what the bucket (or key)
 policy and every compute account's s3-write policy (all its managed policies) allow. Every
 table row is one claim in a fixed shape (decision, who, then actions, resources and conditions
@@ -20,6 +20,7 @@ from typing import Any
 
 from constructs_lib import policies
 from constructs_lib.config import AccessSettings, ComputeSettings, ValidGrant
+from constructs_lib.plan import AccessPlan, ComputePlan
 
 REPORT_FILE = "access-report.md"
 
@@ -81,12 +82,6 @@ def _as_tuple(value: str | list[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def policy_name(number: int) -> str:
-    """The construct id the compute stack gives part ``number`` of the s3-write policy, and
-    the stack's output ``<id>Arn`` names: ``S3WritePolicy``, ``S3WritePolicy2``, ..."""
-    return "S3WritePolicy" if number == 0 else f"S3WritePolicy{number + 1}"
-
-
 def _bucket_of(resource: str) -> str | None:
     """The bucket an S3 resource ARN names, or None (not S3, or a wildcard in the name)."""
     if ":s3:::" not in resource:
@@ -117,10 +112,10 @@ class _Identity:
     elsewhere: list[policies.Statement]
 
     @classmethod
-    def of(cls, settings: AccessSettings, compute: ComputeSettings) -> _Identity:
+    def of(cls, compute: ComputePlan) -> _Identity:
         parts = {
-            policy_name(number): document["Statement"]
-            for number, document in policies.s3_write_policy_documents(settings, compute).items()
+            name: document["Statement"]
+            for name, document in zip(compute.policy_names, compute.s3_write, strict=True)
         }
         by_bucket: dict[str, list[policies.Statement]] = {}
         elsewhere: list[policies.Statement] = []
@@ -202,11 +197,12 @@ def _both_allow(
 
 
 def _s3_rows(
-    settings: AccessSettings,
+    plan: AccessPlan,
     grant: ValidGrant,
     identities: Sequence[Sequence[policies.Statement]],
 ) -> list[_Row]:
-    bucket_policy = policies.bucket_policy_document(settings, grant)["Statement"]
+    settings = plan.settings
+    bucket_policy = plan.bucket_policies[grant.name]["Statement"]
     kept = [statement for statement in bucket_policy if statement in grant.existing_statements]
     rows: list[_Row] = []
     granted: set[str] = set()
@@ -261,24 +257,50 @@ def _key_sharers(settings: AccessSettings, grant: ValidGrant) -> list[ValidGrant
     ]
 
 
-def _kms_rows(settings: AccessSettings, grant: ValidGrant) -> list[_Row]:
-    """KMS permissions belong to the key: for a key that several buckets share, what their
-    key policy statements and their parts of the s3-write policy both allow."""
-    sharers = _key_sharers(settings, grant)
-    identity = [policies.kms_identity_statement(settings, other, "Key") for other in sharers]
-    key_policy = [policies.key_policy_statement(settings, other) for other in sharers]
+def _kms_identity(
+    settings: AccessSettings, grant: ValidGrant, identity: Sequence[policies.Statement]
+) -> list[policies.Statement]:
+    """The KMS statements of a compute account's s3-write policy that cover ``grant``'s key,
+    narrowed to that key: its ARN, or (for a key the storage stack creates, whose ARN is not
+    known in A) the account's keys carrying the bucket's own alias."""
+    alias = settings.alias_name(grant)
+    found: list[policies.Statement] = []
+    for statement in identity:
+        resources = _as_tuple(statement["Resource"])
+        if not all(":kms:" in resource for resource in resources):
+            continue
+        if grant.kms_key_arn is not None and grant.kms_key_arn in resources:
+            found.append({**statement, "Resource": grant.kms_key_arn})
+        aliases = statement["Condition"].get("ForAnyValue:StringEquals", {})
+        if grant.create_kms_key and alias in _as_tuple(aliases.get("kms:ResourceAliases", ())):
+            narrowed = {**aliases, "kms:ResourceAliases": alias}
+            found.append(
+                {
+                    **statement,
+                    "Condition": {**statement["Condition"], "ForAnyValue:StringEquals": narrowed},
+                }
+            )
+    return found
+
+
+def _kms_rows(
+    plan: AccessPlan, grant: ValidGrant, identity: Sequence[policies.Statement]
+) -> list[_Row]:
+    """KMS permissions belong to the key: what its key policy statement and the s3-write
+    policy's statements for the key both allow."""
+    statements = _kms_identity(plan.settings, grant, identity)
+    key_policy = plan.key_statements[grant.name]
     actions = tuple(
         sorted(
-            {action for statement in identity for action in _as_tuple(statement["Action"])}
-            & {action for statement in key_policy for action in _as_tuple(statement["Action"])}
+            {action for statement in statements for action in _as_tuple(statement["Action"])}
+            & set(_as_tuple(key_policy["Action"]))
         )
     )
-    own_identity, own_key_policy = identity[sharers.index(grant)], key_policy[sharers.index(grant)]
-    resources = _as_tuple(own_identity["Resource"])
-    clauses = _condition_clauses(own_key_policy["Condition"]) + _condition_clauses(
-        own_identity["Condition"]
+    resources = _as_tuple(statements[0]["Resource"])
+    clauses = _condition_clauses(key_policy["Condition"]) + _condition_clauses(
+        statements[0]["Condition"]
     )
-    via_s3 = own_identity["Condition"]["StringEquals"]["kms:ViaService"]
+    via_s3 = statements[0]["Condition"]["StringEquals"]["kms:ViaService"]
     rows = [
         _Row("Allow", ADMITTED, actions, resources, only_if=tuple(dict.fromkeys(clauses))),
         _Row(
@@ -359,7 +381,7 @@ def _compute_section(
         facts.append(f"Work bucket {_code(compute.work_bucket)}, in {a}.")
     if len(parts) == 1:
         facts.append(
-            f"The s3-write policy is one managed policy, {_code(policy_name(0))} of this "
+            f"The s3-write policy is one managed policy, {_code(next(iter(parts)))} of this "
             "account's compute stack."
         )
         claim = (
@@ -395,10 +417,11 @@ def _compute_section(
 
 
 def _bucket_section(
-    settings: AccessSettings,
+    plan: AccessPlan,
     grant: ValidGrant,
     identities: Sequence[Sequence[policies.Statement]],
 ) -> list[str]:
+    settings = plan.settings
     mode = "read-only" if grant.read_only else "read-write"
     origin = "created by the storage stack" if grant.create else "an existing bucket"
     facts = [f"In {_code(settings.storage_account)}, {origin}."]
@@ -426,9 +449,9 @@ def _bucket_section(
             "rows are the union of those buckets' KMS grants (the bucket policy alone decides "
             "what may be written here)."
         )
-    rows = _s3_rows(settings, grant, identities)
+    rows = _s3_rows(plan, grant, identities)
     if grant.uses_kms:
-        rows += _kms_rows(settings, grant)
+        rows += _kms_rows(plan, grant, identities[0])
     lines = [f"## Bucket `{grant.name}` ({mode})", "", " ".join(facts), "", *_table(rows)]
     if grant.existing_statements:
         lines += [
@@ -467,12 +490,13 @@ def _work_bucket_section(
     ]
 
 
-def _settings_report(settings: AccessSettings) -> list[str]:
+def _plan_report(plan: AccessPlan) -> list[str]:
+    settings = plan.settings
     accounts = _listed([_code(compute.account) for compute in settings.computes])
     b = _code(settings.storage_account)
     principals = _listed([_code(p) for p in settings.account_principals])
     fixed = "principal" if len(settings.account_principals) == 1 else "principals"
-    identities = {compute.account: _Identity.of(settings, compute) for compute in settings.computes}
+    identities = {compute.compute.account: _Identity.of(compute) for compute in plan.computes}
     lines = [
         f"# Access report: buckets of {b} for Seqera Platform in {accounts}",
         "",
@@ -494,7 +518,7 @@ def _settings_report(settings: AccessSettings) -> list[str]:
         lines += ["", *_compute_section(settings, compute, identities[compute.account])]
     for grant in settings.grants:
         about = [identity.about(grant.name) for identity in identities.values()]
-        lines += ["", *_bucket_section(settings, grant, about)]
+        lines += ["", *_bucket_section(plan, grant, about)]
     for compute in settings.computes:
         if compute.work_bucket is not None:
             own = identities[compute.account]
@@ -517,19 +541,17 @@ def _settings_report(settings: AccessSettings) -> list[str]:
     return lines
 
 
-def access_report(settings: AccessSettings | Sequence[AccessSettings]) -> str:
-    """The Markdown access report for one construct's settings, or several constructs'."""
-    every = [settings] if isinstance(settings, AccessSettings) else list(settings)
+def access_report(plan: AccessPlan | Sequence[AccessPlan]) -> str:
+    """The Markdown access report for one construct's plan, or several constructs'."""
+    every = [plan] if isinstance(plan, AccessPlan) else list(plan)
     lines: list[str] = []
     for index, one in enumerate(every):
-        lines += ([""] if index else []) + _settings_report(one)
+        lines += ([""] if index else []) + _plan_report(one)
     return "\n".join(lines) + "\n"
 
 
-def write_access_report(
-    settings: AccessSettings | Sequence[AccessSettings], outdir: str | Path
-) -> Path:
+def write_access_report(plan: AccessPlan | Sequence[AccessPlan], outdir: str | Path) -> Path:
     """Write the report as ``access-report.md`` into ``outdir`` (the cloud assembly)."""
     path = Path(outdir) / REPORT_FILE
-    path.write_text(access_report(settings), encoding="utf-8")
+    path.write_text(access_report(plan), encoding="utf-8")
     return path

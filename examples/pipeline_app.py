@@ -10,7 +10,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import pipelines
 
-from constructs_lib import BucketGrant, CrossAccountBucketAccessStage
+from constructs_lib import AccessOptions, BucketGrant, CrossAccountBucketAccessStage
 
 TOOLS_ENV = cdk.Environment(account="444444444444", region="eu-west-1")
 COMPUTE_ENV = cdk.Environment(account="111111111111", region="eu-west-1")
@@ -45,13 +45,15 @@ def build_pipeline_app(outdir: str | None = None) -> cdk.App:
     stage = CrossAccountBucketAccessStage(
         app,
         "Production",
-        compute_env=COMPUTE_ENV,
-        storage_env=STORAGE_ENV,
-        buckets=[
-            BucketGrant("genomics-data-b"),
-            BucketGrant("reference-genomes-b", read_only=True),
-        ],
-        work_bucket="tower-work-a",
+        AccessOptions(
+            compute_env=COMPUTE_ENV,
+            storage_env=STORAGE_ENV,
+            buckets=[
+                BucketGrant("genomics-data-b"),
+                BucketGrant("reference-genomes-b", read_only=True),
+            ],
+            work_bucket="tower-work-a",
+        ),
     )
     pipeline.add_stage(stage)
     return app

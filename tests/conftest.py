@@ -13,8 +13,14 @@ from aws_cdk import assertions
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 
-from constructs_lib import BucketGrant, CrossAccountBucketAccess, PlatformComputeEnvironment
-from constructs_lib.config import AccessSettings, validate_settings
+from constructs_lib import (
+    AccessOptions,
+    BucketGrant,
+    CrossAccountBucketAccess,
+    PlatformComputeEnvironment,
+)
+from constructs_lib.config import AccessSettings, validate
+from constructs_lib.plan import AccessPlan, plan_access
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -136,13 +142,18 @@ def as_list(value: str | Sequence[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+def options_for(*grants: BucketGrant, **options: Any) -> AccessOptions:
+    """Options for accounts A and B in one region, with ``grants``."""
+    return AccessOptions(
+        compute_env=COMPUTE_ENV, storage_env=STORAGE_ENV, buckets=grants, **options
+    )
+
+
 def settings_for(*grants: BucketGrant, **options: Any) -> AccessSettings:
     """Validated settings for accounts A and B in one region, with ``grants``."""
-    return validate_settings(
-        compute_account=COMPUTE_ACCOUNT,
-        compute_region=REGION,
-        storage_account=STORAGE_ACCOUNT,
-        storage_region=REGION,
-        buckets=grants,
-        **options,
-    )
+    return validate(options_for(*grants, **options))
+
+
+def plan_for(*grants: BucketGrant, **options: Any) -> AccessPlan:
+    """The plan of a construct ``Test`` for accounts A and B in one region, with ``grants``."""
+    return plan_access(options_for(*grants, **options), "Test")

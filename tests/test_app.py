@@ -13,7 +13,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 
 from app import build_app
-from constructs_lib import BucketGrant, ConfigError, CrossAccountBucketAccessStage
+from constructs_lib import AccessOptions, BucketGrant, ConfigError, CrossAccountBucketAccessStage
 from tests.conftest import (
     COMPUTE_ENV,
     PROJECT_ROOT,
@@ -116,7 +116,7 @@ def test_cli_reports_bad_input_in_one_clear_line(tmp_path: Path) -> None:
     result = run_cdk("-c", "tower:computeAccount=12345", outdir=tmp_path)
     assert result.returncode != 0
     assert (
-        "Configuration error: Invalid setting 'compute_env.account': got '12345'; "
+        "Configuration error: Invalid setting 'tower:computeAccount': got '12345'; "
         "expected a 12-digit AWS account ID" in result.stderr
     )
     assert "Traceback" not in result.stderr
@@ -127,9 +127,11 @@ def test_stage_form_is_cdk_nag_clean_and_deploys_both_accounts(tmp_path: Path) -
     stage = CrossAccountBucketAccessStage(
         app,
         "Production",
-        compute_env=COMPUTE_ENV,
-        storage_env=STORAGE_ENV,
-        buckets=[BucketGrant("genomics-data-b", create=True, create_kms_key=True)],
+        AccessOptions(
+            compute_env=COMPUTE_ENV,
+            storage_env=STORAGE_ENV,
+            buckets=[BucketGrant("genomics-data-b", create=True, create_kms_key=True)],
+        ),
     )
     app.synth()
     assembly = stage.synth()
@@ -143,7 +145,9 @@ def test_stage_form_checks_options_before_building() -> None:
     app = cdk.App()
     with pytest.raises(ConfigError):
         CrossAccountBucketAccessStage(
-            app, "Production", compute_env=COMPUTE_ENV, storage_env=COMPUTE_ENV, buckets=[]
+            app,
+            "Production",
+            AccessOptions(compute_env=COMPUTE_ENV, storage_env=COMPUTE_ENV, buckets=[]),
         )
     assert app.node.children == []
 

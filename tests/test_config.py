@@ -8,7 +8,7 @@ import aws_cdk as cdk
 import pytest
 
 from constructs_lib import BucketGrant, ConfigError, CrossAccountBucketAccess
-from constructs_lib.context import settings_from_context
+from constructs_lib.context import options_from_context
 from tests.conftest import (
     COMPUTE_ENV,
     EXISTING_KEY_ARN,
@@ -203,30 +203,31 @@ def test_work_bucket_must_be_a_bucket_name() -> None:
 def test_misspelt_context_key_is_named() -> None:
     context = {**example_context(), "tower:bukets": "[]"}
     with pytest.raises(ConfigError) as caught:
-        settings_from_context(context.get, context)
+        options_from_context(context.get, context)
     assert caught.value.setting == "tower:bukets"
 
 
 def test_unknown_bucket_option_in_context_is_named() -> None:
     context = {**example_context(), "tower:buckets": [{"name": "data-b", "readonly": True}]}
     with pytest.raises(ConfigError) as caught:
-        settings_from_context(context.get, context)
+        options_from_context(context.get, context)
     assert caught.value.setting == "tower:buckets[0].readonly"
 
 
 def test_context_given_on_the_command_line_is_decoded_from_json() -> None:
     context = {**example_context(), "tower:buckets": '[{"name": "data-b", "readOnly": true}]'}
-    settings = settings_from_context(context.get, context)
-    assert settings["buckets"] == [BucketGrant("data-b", read_only=True)]
+    options = options_from_context(context.get, context)
+    assert options.buckets == [BucketGrant("data-b", read_only=True)]
 
 
 def test_platform_can_be_left_out_from_the_command_line() -> None:
     context = {**example_context(), "tower:platform": "false"}
-    assert settings_from_context(context.get, context)["platform"] is None
+    assert options_from_context(context.get, context).platform is None
 
 
 def test_example_platform_settings_are_read_from_context() -> None:
-    platform = settings_from_context(example_context().get, example_context())["platform"]
+    platform = options_from_context(example_context().get, example_context()).platform
+    assert platform is not None
     assert platform.name == "genomics-cross-account"
     assert platform.token_secret == "seqera/platform-token"
     assert platform.fusion2_enabled is True
@@ -235,7 +236,7 @@ def test_example_platform_settings_are_read_from_context() -> None:
 def test_unknown_platform_option_in_context_is_named() -> None:
     context = {**example_context(), "tower:platform": {"name": "ce", "tokenValue": "secret"}}
     with pytest.raises(ConfigError) as caught:
-        settings_from_context(context.get, context)
+        options_from_context(context.get, context)
     assert caught.value.setting == "tower:platform.tokenValue"
     assert "secret" not in str(caught.value)
 
@@ -307,13 +308,13 @@ def test_further_compute_accounts_are_read_from_context() -> None:
         "tower:computeAccounts": extra,
         "tower:maxManagedPolicies": "20",
     }
-    settings = settings_from_context(context.get, context)
-    assert settings["compute_accounts"][0].forge_role_prefix is None
-    assert settings["max_managed_policies"] == 20
+    options = options_from_context(context.get, context)
+    assert options.compute_accounts[0].forge_role_prefix is None
+    assert options.max_managed_policies == 20
 
 
 def test_a_compute_account_in_context_needs_account_and_region() -> None:
     context = {**example_context(), "tower:computeAccounts": [{"account": "333333333333"}]}
     with pytest.raises(ConfigError) as caught:
-        settings_from_context(context.get, context)
+        options_from_context(context.get, context)
     assert caught.value.setting == "tower:computeAccounts[0].region"

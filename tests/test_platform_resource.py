@@ -11,8 +11,9 @@ import pytest
 from aws_cdk import assertions
 from aws_cdk import aws_lambda as lambda_
 
-from constructs_lib import BucketGrant, ConfigError, CrossAccountBucketAccess
-from constructs_lib.seqera.settings import PlatformComputeEnvironment, compute_env_request
+from constructs_lib import AccessOptions, BucketGrant, ConfigError, CrossAccountBucketAccess
+from constructs_lib.plan import plan_access
+from constructs_lib.seqera.settings import PlatformComputeEnvironment
 from tests.conftest import (
     COMPUTE_ACCOUNT,
     COMPUTE_ENV,
@@ -157,17 +158,17 @@ def test_without_fargate_head_job_only_the_instance_role_gets_the_policy() -> No
 
 
 def test_region_defaults_to_the_compute_region() -> None:
-    from constructs_lib.config import validate_settings
-
-    settings = validate_settings(
-        compute_account=COMPUTE_ACCOUNT,
-        compute_region="us-east-2",
-        storage_account="222222222222",
-        storage_region="eu-west-1",
-        buckets=[BucketGrant("data-b")],
+    plan = plan_access(
+        AccessOptions(
+            compute_env=cdk.Environment(account=COMPUTE_ACCOUNT, region="us-east-2"),
+            storage_env=STORAGE_ENV,
+            buckets=[BucketGrant("data-b")],
+            platform=dataclasses.replace(MAXIMAL_PLATFORM, region=None),
+        ),
+        "Region",
     )
-    request = compute_env_request(settings, dataclasses.replace(MAXIMAL_PLATFORM, region=None))
-    assert request["config"]["region"] == "us-east-2"
+    assert plan.platform is not None
+    assert plan.platform.compute_env["config"]["region"] == "us-east-2"
 
 
 @pytest.mark.parametrize(

@@ -5,21 +5,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from constructs_lib import BucketGrant
-from constructs_lib.config import (
-    CONSTRUCT_BUCKET_POLICY_SIDS,
-    AccessSettings,
-    ValidGrant,
-    validate_settings,
-)
+from constructs_lib import AccessOptions, BucketGrant
+from constructs_lib.config import AccessSettings, AccountRegion, ValidGrant
+from constructs_lib.plan import AccessPlan, plan_access
 from constructs_lib.policies import (
+    CONSTRUCT_BUCKET_POLICY_SIDS,
+    Document,
     bucket_policy_document,
     compact_size,
     deny_insecure_transport,
     key_policy_statement,
-    s3_write_policy_document,
 )
-from tests.conftest import COMPUTE_ACCOUNT, EXISTING_KEY_ARN, REGION, STORAGE_ACCOUNT, settings_for
+from tests.conftest import (
+    COMPUTE_ACCOUNT,
+    EXISTING_KEY_ARN,
+    REGION,
+    STORAGE_ACCOUNT,
+    plan_for,
+    settings_for,
+)
 
 WRITE_ACTIONS = [
     "s3:AbortMultipartUpload",
@@ -33,8 +37,14 @@ WRITE_ACTIONS = [
 FORGE_PATTERN = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/TowerForge*"
 
 
+def s3_write_of(plan: AccessPlan) -> Document:
+    """The first compute account's s3-write policy, which these small grants keep whole."""
+    (document,) = plan.computes[0].s3_write
+    return document
+
+
 def test_whole_bucket_grant_lists_the_bucket_and_reads_and_writes_every_object() -> None:
-    document = s3_write_policy_document(settings_for(BucketGrant("data-b")))
+    document = s3_write_of(plan_for(BucketGrant("data-b")))
     assert document["Statement"] == [
         {
             "Sid": "ListBuckets",
@@ -52,9 +62,7 @@ def test_whole_bucket_grant_lists_the_bucket_and_reads_and_writes_every_object()
 
 
 def test_prefixed_grant_lists_only_inside_each_prefix_and_reaches_only_its_objects() -> None:
-    document = s3_write_policy_document(
-        settings_for(BucketGrant("data-b", prefixes=("runs/2024/", "refs")))
-    )
+    document = s3_write_of(plan_for(BucketGrant("data-b", prefixes=("runs/2024/", "refs"))))
     location, listing, objects = document["Statement"]
     assert listing["Action"] == "s3:ListBucket"
     assert listing["Condition"] == {
@@ -66,13 +74,13 @@ def test_prefixed_grant_lists_only_inside_each_prefix_and_reaches_only_its_objec
 
 
 def test_read_only_grant_has_no_write_action() -> None:
-    document = s3_write_policy_document(settings_for(BucketGrant("data-b", read_only=True)))
+    document = s3_write_of(plan_for(BucketGrant("data-b", read_only=True)))
     assert document["Statement"][1]["Sid"] == "ReadObjects"
     assert document["Statement"][1]["Action"] == ["s3:GetObject", "s3:GetObjectTagging"]
 
 
 def test_work_bucket_is_added_read_write_as_the_walkthrough_says() -> None:
-    document = s3_write_policy_document(settings_for(BucketGrant("data-b"), work_bucket="work-a"))
+    document = s3_write_of(plan_for(BucketGrant("data-b"), work_bucket="work-a"))
     listing, objects = document["Statement"]
     assert listing["Resource"] == ["arn:aws:s3:::data-b", "arn:aws:s3:::work-a"]
     assert objects["Resource"] == ["arn:aws:s3:::data-b/*", "arn:aws:s3:::work-a/*"]
@@ -80,8 +88,8 @@ def test_work_bucket_is_added_read_write_as_the_walkthrough_says() -> None:
 
 
 def test_buckets_that_need_the_same_statement_share_it() -> None:
-    document = s3_write_policy_document(
-        settings_for(
+    document = s3_write_of(
+        plan_for(
             BucketGrant("data-b"),
             BucketGrant("data.b"),
             BucketGrant("runs-b", prefixes=("runs",)),
@@ -104,9 +112,7 @@ def test_buckets_that_need_the_same_statement_share_it() -> None:
 
 
 def test_existing_key_is_granted_by_full_arn_and_only_through_s3() -> None:
-    document = s3_write_policy_document(
-        settings_for(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN))
-    )
+    document = s3_write_of(plan_for(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN)))
     assert document["Statement"][-1] == {
         "Sid": "UseBucketKeys",
         "Effect": "Allow",
@@ -117,8 +123,8 @@ def test_existing_key_is_granted_by_full_arn_and_only_through_s3() -> None:
 
 
 def test_created_key_is_granted_through_its_alias_in_the_storage_account_only() -> None:
-    document = s3_write_policy_document(
-        settings_for(BucketGrant("data-b", create=True, create_kms_key=True, read_only=True))
+    document = s3_write_of(
+        plan_for(BucketGrant("data-b", create=True, create_kms_key=True, read_only=True))
     )
     key_statement = document["Statement"][-1]
     assert key_statement["Action"] == "kms:Decrypt"
@@ -187,14 +193,13 @@ def test_key_policy_statement_admits_forge_roles_of_a_through_s3_only() -> None:
 
 
 def test_china_regions_use_the_china_partition_everywhere() -> None:
-    settings = validate_settings(
-        compute_account=COMPUTE_ACCOUNT,
-        compute_region="cn-north-1",
-        storage_account=STORAGE_ACCOUNT,
-        storage_region="cn-northwest-1",
+    options = AccessOptions(
+        compute_env=AccountRegion(COMPUTE_ACCOUNT, "cn-north-1"),
+        storage_env=AccountRegion(STORAGE_ACCOUNT, "cn-northwest-1"),
         buckets=[BucketGrant("data-b", create=True, create_kms_key=True)],
     )
-    text = json.dumps([s3_write_policy_document(settings), *_documents(settings)])
+    plan = plan_access(options, "China")
+    text = json.dumps([s3_write_of(plan), *_documents(plan.settings)])
     assert "arn:aws:" not in text
     assert "s3.cn-northwest-1.amazonaws.com.cn" in text
 
@@ -236,7 +241,7 @@ def test_existing_statements_are_kept_after_the_construct_statements(tmp_path: P
 
 
 def test_an_existing_statement_the_construct_already_writes_is_not_repeated() -> None:
-    deny = deny_insecure_transport("aws", "data-b")
+    deny = deny_insecure_transport("arn:aws:s3:::data-b")
     settings, grant = _single(BucketGrant("data-b", existing_policy={"Statement": [deny]}))
     statements = bucket_policy_document(settings, grant)["Statement"]
     assert statements.count(deny) == 1

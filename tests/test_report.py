@@ -11,7 +11,6 @@ from pathlib import Path
 
 from constructs_lib import BucketGrant
 from constructs_lib.config import ComputeAccount
-from constructs_lib.policies import s3_write_policy_documents
 from constructs_lib.report import REPORT_FILE, access_report, write_access_report
 from tests.conftest import (
     COMPUTE_ACCOUNT,
@@ -20,7 +19,7 @@ from tests.conftest import (
     REGION,
     STORAGE_ACCOUNT,
     THIRD_ACCOUNT,
-    settings_for,
+    plan_for,
 )
 
 
@@ -32,15 +31,15 @@ def section(report: str, heading: str) -> str:
 
 
 def test_the_report_is_written_into_the_assembly_directory(tmp_path: Path) -> None:
-    settings = settings_for(BucketGrant("data-b"))
-    path = write_access_report(settings, tmp_path)
+    plan = plan_for(BucketGrant("data-b"))
+    path = write_access_report(plan, tmp_path)
     assert path == tmp_path / REPORT_FILE == tmp_path / "access-report.md"
-    assert path.read_text(encoding="utf-8") == access_report(settings)
+    assert path.read_text(encoding="utf-8") == access_report(plan)
 
 
 def test_every_bucket_and_the_work_bucket_have_a_section() -> None:
     report = access_report(
-        settings_for(BucketGrant("data-b"), BucketGrant("refs-b"), work_bucket="work-a")
+        plan_for(BucketGrant("data-b"), BucketGrant("refs-b"), work_bucket="work-a")
     )
     headings = [line for line in report.splitlines() if line.startswith("## ")]
     assert headings == [
@@ -56,13 +55,13 @@ def test_every_bucket_and_the_work_bucket_have_a_section() -> None:
 
 def test_the_admitted_role_patterns_and_named_roles_are_listed() -> None:
     named = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/nextflow-head-job"
-    report = access_report(settings_for(BucketGrant("data-b"), forge_role_arns=[named]))
+    report = access_report(plan_for(BucketGrant("data-b"), forge_role_arns=[named]))
     principals = section(report, "Principals")
     assert f"`arn:aws:iam::{COMPUTE_ACCOUNT}:role/TowerForge*` or `{named}`" in principals
 
 
 def test_a_read_only_bucket_denies_every_write_to_the_admitted_principals() -> None:
-    report = access_report(settings_for(BucketGrant("refs-b", read_only=True)))
+    report = access_report(plan_for(BucketGrant("refs-b", read_only=True)))
     denied_objects = next(
         line
         for line in section(report, "Bucket `refs-b`").splitlines()
@@ -74,7 +73,7 @@ def test_a_read_only_bucket_denies_every_write_to_the_admitted_principals() -> N
 
 
 def test_each_granted_prefix_is_named_and_the_rest_of_the_bucket_denied() -> None:
-    report = access_report(settings_for(BucketGrant("results-b", prefixes=["runs", "shared/x"])))
+    report = access_report(plan_for(BucketGrant("results-b", prefixes=["runs", "shared/x"])))
     bucket = section(report, "Bucket `results-b`")
     assert "Granted key prefixes: `runs/`, `shared/x/`." in bucket
     assert (
@@ -84,14 +83,14 @@ def test_each_granted_prefix_is_named_and_the_rest_of_the_bucket_denied() -> Non
 
 
 def test_a_created_key_is_named_by_its_alias_and_usable_through_s3_only() -> None:
-    report = access_report(settings_for(BucketGrant("out-b", create=True, create_kms_key=True)))
+    report = access_report(plan_for(BucketGrant("out-b", create=True, create_kms_key=True)))
     bucket = section(report, "Bucket `out-b`")
     assert "`kms:ResourceAliases` includes `alias/tower-cross-account/out-b`" in bucket
     assert f"`kms:ViaService` is absent or not `s3.{REGION}.amazonaws.com`" in bucket
 
 
 def test_an_existing_key_says_its_key_policy_needs_the_printed_statement() -> None:
-    report = access_report(settings_for(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN)))
+    report = access_report(plan_for(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN)))
     assert "an output `KeyPolicyStatement<n>` whose description names the key" in section(
         report, "Bucket `data-b`"
     )
@@ -99,7 +98,7 @@ def test_an_existing_key_says_its_key_policy_needs_the_printed_statement() -> No
 
 def test_a_key_shared_by_a_read_only_bucket_is_called_out() -> None:
     report = access_report(
-        settings_for(
+        plan_for(
             BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN),
             BucketGrant("refs-b", read_only=True, kms_key_arn=EXISTING_KEY_ARN),
         )
@@ -116,7 +115,7 @@ def test_statements_kept_from_an_existing_policy_are_shown_as_given() -> None:
         "Resource": "arn:aws:s3:::data-b/*",
     }
     policy = {"Version": "2012-10-17", "Statement": [kept]}
-    report = access_report(settings_for(BucketGrant("data-b", existing_policy=policy)))
+    report = access_report(plan_for(BucketGrant("data-b", existing_policy=policy)))
     bucket = section(report, "Bucket `data-b`")
     assert "not analysed here" in bucket
     assert '"Sid": "AnalyticsRead"' in bucket
@@ -126,7 +125,7 @@ def test_statements_kept_from_an_existing_policy_are_shown_as_given() -> None:
 
 def test_every_compute_account_has_its_admitted_roles_row() -> None:
     more = ComputeAccount(THIRD_ACCOUNT, REGION, forge_role_prefix="SeqeraForge")
-    report = access_report(settings_for(BucketGrant("data-b"), compute_accounts=[more]))
+    report = access_report(plan_for(BucketGrant("data-b"), compute_accounts=[more]))
     principals = section(report, "Principals")
     assert f"`arn:aws:iam::{THIRD_ACCOUNT}:role/SeqeraForge*`" in principals
     assert f"| Every other role and every user of `{COMPUTE_ACCOUNT}` and `{THIRD_ACCOUNT}`" in (
@@ -161,9 +160,7 @@ def parts_table(report: str, account: str) -> dict[str, list[str]]:
 
 def test_every_compute_account_has_a_section_with_its_region_patterns_and_work_bucket() -> None:
     report = access_report(
-        settings_for(
-            BucketGrant("data-b"), work_bucket="work-a", compute_accounts=[SECOND, NAMED_ONLY]
-        )
+        plan_for(BucketGrant("data-b"), work_bucket="work-a", compute_accounts=[SECOND, NAMED_ONLY])
     )
     second = section(report, f"Compute account `{THIRD_ACCOUNT}`")
     assert "Region `eu-central-1`." in second
@@ -178,18 +175,19 @@ def test_every_compute_account_has_a_section_with_its_region_patterns_and_work_b
 
 
 def test_a_split_s3_write_policy_lists_each_managed_policy_and_its_buckets_once() -> None:
-    settings = settings_for(*many(300), work_bucket="work-a", compute_accounts=[SECOND])
-    report = access_report(settings)
-    for compute in settings.computes:
+    plan = plan_for(*many(300), work_bucket="work-a", compute_accounts=[SECOND])
+    report = access_report(plan)
+    for compute_plan in plan.computes:
+        compute = compute_plan.compute
         parts = parts_table(report, compute.account)
         assert list(parts) == [
-            "S3WritePolicy" if n == 0 else f"S3WritePolicy{n + 1}"
-            for n in s3_write_policy_documents(settings, compute)
+            "S3WritePolicy" if n == 0 else f"S3WritePolicy-{n + 1}"
+            for n in range(len(compute_plan.s3_write))
         ]
         assert len(parts) > 1
         listed = [bucket for buckets in parts.values() for bucket in buckets]
         assert sorted(listed) == sorted(
-            [g.name for g in settings.grants] + [str(compute.work_bucket)]
+            [g.name for g in plan.settings.grants] + [str(compute.work_bucket)]
         )
         assert (
             f"with all {len(parts)} managed policies of the s3-write policy of `{compute.account}` "
@@ -199,9 +197,7 @@ def test_a_split_s3_write_policy_lists_each_managed_policy_and_its_buckets_once(
 
 
 def test_several_accounts_are_listed_in_the_title_and_their_roots_as_fixed_principals() -> None:
-    report = access_report(
-        settings_for(BucketGrant("data-b"), compute_accounts=[SECOND, NAMED_ONLY])
-    )
+    report = access_report(plan_for(BucketGrant("data-b"), compute_accounts=[SECOND, NAMED_ONLY]))
     accounts = f"`{COMPUTE_ACCOUNT}`, `{THIRD_ACCOUNT}` and `444444444444`"
     assert report.startswith(
         f"# Access report: buckets of `{STORAGE_ACCOUNT}` for Seqera Platform in {accounts}\n"
@@ -211,7 +207,7 @@ def test_several_accounts_are_listed_in_the_title_and_their_roots_as_fixed_princ
 
 
 def test_a_report_for_several_constructs_has_a_title_for_each() -> None:
-    report = access_report([settings_for(BucketGrant("data-b")), settings_for(BucketGrant("x-b"))])
+    report = access_report([plan_for(BucketGrant("data-b")), plan_for(BucketGrant("x-b"))])
     assert [line for line in report.splitlines() if line.startswith("# ")] == [
         f"# Access report: buckets of `{STORAGE_ACCOUNT}` for Seqera Platform in "
         f"`{COMPUTE_ACCOUNT}`"
@@ -240,4 +236,5 @@ def test_the_report_imports_neither_the_cdk_nor_the_evaluator() -> None:
         "typing",
         "constructs_lib",
         "constructs_lib.config",
+        "constructs_lib.plan",
     }

@@ -10,18 +10,20 @@ import pytest
 from aws_cdk import aws_iam as iam
 
 from constructs_lib import BucketGrant, ComputeAccount, ConfigError, CrossAccountBucketAccess
+from constructs_lib.plan import STACK_RESOURCE_BUDGET, storage_layout
 from constructs_lib.policies import (
     MANAGED_POLICY_LIMIT,
+    Document,
+    Entry,
     compact_size,
-    s3_write_policy_document,
-    s3_write_policy_documents,
+    identity_document,
 )
-from constructs_lib.storage_stack import STACK_RESOURCE_BUDGET, plan_storage_stacks
 from tests.conftest import (
     COMPUTE_ENV,
     STORAGE_ENV,
     as_list,
     bucket_policy,
+    plan_for,
     settings_for,
     template_of,
 )
@@ -42,6 +44,18 @@ THIRD = ComputeAccount(
 
 def many(count: int, **options: Any) -> list[BucketGrant]:
     return [BucketGrant(f"bench-bucket-{n:04d}", **options) for n in range(count)]
+
+
+def parts_for(*grants: BucketGrant, **options: Any) -> tuple[Document, ...]:
+    """The first compute account's s3-write policy as deployed: one document per part."""
+    return plan_for(*grants, **options).computes[0].s3_write
+
+
+def whole_for(*grants: BucketGrant) -> Document:
+    """The same policy as one document, before IAM's size limit splits it."""
+    settings = settings_for(*grants)
+    entries = [Entry(g.name, g.prefixes, g.read_only, g) for g in settings.grants]
+    return identity_document(settings, entries)
 
 
 @pytest.fixture(scope="module")
@@ -125,47 +139,41 @@ def test_a_further_compute_account_role_arn_must_be_its_own() -> None:
 
 
 def test_small_policies_are_not_split() -> None:
-    settings = settings_for(*many(10))
-    assert s3_write_policy_documents(settings) == {0: s3_write_policy_document(settings)}
+    assert parts_for(*many(10)) == (whole_for(*many(10)),)
 
 
 def test_large_policies_are_split_within_the_iam_limit() -> None:
-    settings = settings_for(*many(300))
-    parts = s3_write_policy_documents(settings)
+    parts = parts_for(*many(300))
     assert len(parts) > 1
-    assert all(compact_size(part) <= MANAGED_POLICY_LIMIT for part in parts.values())
+    assert all(compact_size(part) <= MANAGED_POLICY_LIMIT for part in parts)
 
 
 def test_the_split_keeps_every_grant_exactly_once() -> None:
-    settings = settings_for(*many(300))
     resources = sorted(
         resource
-        for part in s3_write_policy_documents(settings).values()
+        for part in parts_for(*many(300))
         for statement in part["Statement"]
         for resource in as_list(statement["Resource"])
     )
     whole = sorted(
         resource
-        for statement in s3_write_policy_document(settings)["Statement"]
+        for statement in whole_for(*many(300))["Statement"]
         for resource in as_list(statement["Resource"])
     )
     assert resources == whole
 
 
 def test_the_split_is_the_same_on_every_run() -> None:
-    first = s3_write_policy_documents(settings_for(*many(300)))
-    second = s3_write_policy_documents(settings_for(*reversed(many(300))))
-    assert {n: _buckets(d) for n, d in first.items()} == {n: _buckets(d) for n, d in second.items()}
+    first = parts_for(*many(300))
+    second = parts_for(*reversed(many(300)))
+    assert [_buckets(d) for d in first] == [_buckets(d) for d in second]
 
 
 def test_adding_a_bucket_moves_no_other_bucket_between_policies() -> None:
-    before = {
-        n: _buckets(d) for n, d in s3_write_policy_documents(settings_for(*many(300))).items()
-    }
-    grown = [*many(300), BucketGrant("one-more-bucket")]
-    after = {n: _buckets(d) for n, d in s3_write_policy_documents(settings_for(*grown)).items()}
-    assert before.keys() == after.keys()
-    moved = [n for n in before if before[n] != after[n] - {"one-more-bucket"}]
+    before = [_buckets(d) for d in parts_for(*many(300))]
+    after = [_buckets(d) for d in parts_for(*many(300), BucketGrant("one-more-bucket"))]
+    assert len(before) == len(after)
+    moved = [n for n, part in enumerate(before) if part != after[n] - {"one-more-bucket"}]
     assert moved == []
 
 
@@ -188,8 +196,7 @@ def test_split_policies_are_all_attached_to_each_principal() -> None:
 
 def test_too_many_policies_names_the_limit_the_size_and_the_grant() -> None:
     with pytest.raises(ConfigError) as caught:
-        settings = settings_for(*many(1000), max_managed_policies=2)
-        s3_write_policy_documents(settings)
+        plan_for(*many(1000), max_managed_policies=2)
     message = str(caught.value)
     assert caught.value.setting == "max_managed_policies"
     assert "6144" in message and "characters" in message
@@ -212,15 +219,15 @@ def test_the_construct_refuses_grants_that_cannot_fit_before_building() -> None:
 
 
 def test_storage_grants_stay_in_one_stack_while_they_fit() -> None:
-    assert len(plan_storage_stacks(settings_for(*many(300)))) == 1
+    assert len(storage_layout(settings_for(*many(300)))) == 1
 
 
 def test_storage_grants_spread_over_stacks_within_the_resource_quota() -> None:
     grants = many(600, create=True, create_kms_key=True)
-    plan = plan_storage_stacks(settings_for(*grants, max_managed_policies=20))
-    assert len(plan) > 1
-    assert sorted(g.name for stack in plan for g in stack) == sorted(g.name for g in grants)
-    assert all(4 * len(stack) <= STACK_RESOURCE_BUDGET for stack in plan)
+    layout = storage_layout(settings_for(*grants, max_managed_policies=20))
+    assert len(layout) > 1
+    assert sorted(g.name for stack in layout for g in stack) == sorted(g.name for g in grants)
+    assert all(4 * len(stack) <= STACK_RESOURCE_BUDGET for stack in layout)
 
 
 def test_spread_storage_stacks_synthesize_within_the_quota() -> None:

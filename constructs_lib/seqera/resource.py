@@ -15,40 +15,20 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from constructs_lib.config import AccessSettings
-from constructs_lib.nag import acknowledge, acknowledge_all
-from constructs_lib.seqera.settings import (
-    PlatformComputeEnvironment,
-    allow_buckets,
-    compute_env_request,
+from constructs_lib.nag import (
+    BASIC_EXECUTION_FINDING,
+    BASIC_EXECUTION_REASON,
+    INVOKE_REASON,
+    LOG_DELIVERY_REASON,
+    PROVIDER_RUNTIME_REASON,
+    WAITER_TRACING_REASON,
+    acknowledge,
+    acknowledge_all,
 )
+from constructs_lib.plan import PlatformPlan
 
 HANDLER_DIRECTORY = Path(__file__).resolve().parent / "asset"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
-BASIC_EXECUTION_REASON = (
-    "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch Logs; it is "
-    "the AWS-maintained minimum for a Lambda function and grants no data access."
-)
-BASIC_EXECUTION_FINDING = (
-    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-    "AWSLambdaBasicExecutionRole]"
-)
-INVOKE_REASON = (
-    "The Provider framework invokes this custom resource's own functions and their versions "
-    "(ARN:*); each statement names exactly one function of this construct."
-)
-LOG_DELIVERY_REASON = (
-    "Step Functions log delivery (logs:CreateLogDelivery and related actions) does not "
-    "support resource-level permissions, so AWS requires Resource '*' for the waiter's role."
-)
-WAITER_TRACING_REASON = (
-    "The waiter state machine is the Provider framework's polling loop; it logs ALL events "
-    "to CloudWatch Logs, and X-Ray tracing of a 10-second poll adds cost, not insight."
-)
-PROVIDER_RUNTIME_REASON = (
-    "The Provider framework's own function runtime is chosen and updated by aws-cdk-lib, "
-    "not by this library; the handlers themselves use the newest Python runtime."
-)
 
 
 class PlatformComputeEnvironmentResource(Construct):
@@ -64,11 +44,11 @@ class PlatformComputeEnvironmentResource(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: AccessSettings,
-        platform: PlatformComputeEnvironment,
+        platform: PlatformPlan,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.token_secret = self._import_secret(platform.token_secret)
+        settings = platform.settings
+        self.token_secret = self._import_secret(settings.token_secret)
         code = lambda_.Code.from_asset(str(HANDLER_DIRECTORY), exclude=["__pycache__", "*.pyc"])
         self.on_event_function = self._handler_function("OnEvent", "handler.on_event", code)
         self.is_complete_function = self._handler_function(
@@ -96,15 +76,13 @@ class PlatformComputeEnvironmentResource(Construct):
             service_token=provider.service_token,
             resource_type="Custom::SeqeraComputeEnvironment",
             properties={
-                "ApiUrl": platform.api_url,
-                "WorkspaceId": platform.workspace_id or "",
-                "TokenSecret": platform.token_secret,
-                "ForgeRolePrefix": settings.forge_role_prefix or "TowerForge",
-                "RetainOnDelete": "true" if platform.retain_on_delete else "false",
-                "DataLinks": json.dumps(self._data_links(settings, platform)),
-                "ComputeEnvironment": json.dumps(
-                    compute_env_request(settings, platform), sort_keys=True
-                ),
+                "ApiUrl": settings.api_url,
+                "WorkspaceId": settings.workspace_id or "",
+                "TokenSecret": settings.token_secret,
+                "ForgeRolePrefix": platform.forge_role_prefix,
+                "RetainOnDelete": "true" if settings.retain_on_delete else "false",
+                "DataLinks": json.dumps(list(platform.data_links)),
+                "ComputeEnvironment": json.dumps(platform.compute_env, sort_keys=True),
             },
         )
         self.compute_env_id = self.resource.get_att_string("ComputeEnvId")
@@ -125,7 +103,7 @@ class PlatformComputeEnvironmentResource(Construct):
         self.forge_roles: list[iam.IRole] = [
             iam.Role.from_role_name(self, "InstanceRole", self.instance_role_name)
         ]
-        if platform.fargate_head_job:
+        if settings.fargate_head_job:
             self.forge_roles.append(
                 iam.Role.from_role_name(self, "FargateRole", self.fargate_role_name)
             )
@@ -160,21 +138,6 @@ class PlatformComputeEnvironmentResource(Construct):
         self.token_secret.grant_read(function)
         acknowledge(function, BASIC_EXECUTION_FINDING, BASIC_EXECUTION_REASON)
         return function
-
-    @staticmethod
-    def _data_links(
-        settings: AccessSettings, platform: PlatformComputeEnvironment
-    ) -> list[dict[str, str]]:
-        if not platform.register_data_links:
-            return []
-        return [
-            {
-                "name": path.removeprefix("s3://").replace("/", "-"),
-                "resourceRef": path,
-                "description": f"Granted from account {settings.storage_account}",
-            }
-            for path in allow_buckets(settings)
-        ]
 
     def _acknowledge_provider(self, provider: cr.Provider) -> None:
         """Acknowledge what the Provider framework itself creates, within the Provider only."""

@@ -11,9 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from constructs_lib.config import AccessSettings, ConfigError
+from constructs_lib.defaults import (
+    DEFAULT_API_URL,
+    DEFAULT_FORGE_TYPE,
+    DEFAULT_MAX_CPUS,
+    DEFAULT_MIN_CPUS,
+)
+from constructs_lib.errors import ConfigError
 
-DEFAULT_API_URL = "https://api.cloud.seqera.io"
 # The handler appends "-" and 8 hex digits of the configuration's hash; Platform allows 100.
 NAME_MAX_LENGTH = 91
 _NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|[-_](?=[A-Za-z0-9]))*$")
@@ -43,9 +48,9 @@ class PlatformComputeEnvironment:
     workspace_id: str | None = None
     region: str | None = None
     description: str | None = None
-    forge_type: Literal["SPOT", "EC2"] = "SPOT"
-    min_cpus: int = 0
-    max_cpus: int = 256
+    forge_type: Literal["SPOT", "EC2"] = DEFAULT_FORGE_TYPE
+    min_cpus: int = DEFAULT_MIN_CPUS
+    max_cpus: int = DEFAULT_MAX_CPUS
     instance_types: Sequence[str] = ()
     vpc_id: str | None = None
     subnets: Sequence[str] = ()
@@ -120,26 +125,16 @@ def validate_platform(platform: object) -> PlatformComputeEnvironment:
     return p
 
 
-def allow_buckets(settings: AccessSettings) -> list[str]:
-    """Every granted bucket, or each granted prefix, as Platform's ``s3://`` paths."""
-    paths: list[str] = []
-    for grant in settings.grants:
-        if grant.prefixes:
-            paths += [f"s3://{grant.name}/{prefix}" for prefix in grant.prefixes]
-        else:
-            paths.append(f"s3://{grant.name}")
-    return paths
-
-
 def compute_env_request(
-    settings: AccessSettings, platform: PlatformComputeEnvironment
+    platform: PlatformComputeEnvironment, region: str, allow_buckets: Sequence[str]
 ) -> dict[str, Any]:
-    """The ``computeEnv`` object of ``POST /compute-envs`` for a Batch Forge environment."""
+    """The ``computeEnv`` object of ``POST /compute-envs`` for a Batch Forge environment in
+    ``region`` (unless the settings name another) that may use ``allow_buckets``."""
     forge: dict[str, Any] = {
         "type": platform.forge_type,
         "minCpus": platform.min_cpus,
         "maxCpus": platform.max_cpus,
-        "allowBuckets": allow_buckets(settings),
+        "allowBuckets": list(allow_buckets),
         "fargateHeadEnabled": platform.fargate_head_job,
     }
     optional = {
@@ -155,7 +150,7 @@ def compute_env_request(
         "credentialsId": platform.credentials_id,
         "config": {
             "discriminator": "aws-batch",
-            "region": platform.region or settings.compute_region,
+            "region": platform.region or region,
             "workDir": platform.work_dir,
             "forge": forge,
             "waveEnabled": platform.wave_enabled,

@@ -149,8 +149,9 @@ def in_account(found: list[Stack], account: str) -> list[Stack]:
 
 def managed_policies(compute: Stack) -> dict[str, Document]:
     """The managed policies the stack makes (the s3-write policy, in as many parts as IAM's
-    size limit needs), by the construct id the stack gives each (``S3WritePolicy``,
-    ``S3WritePolicy2``, ...): the stack names each policy's ARN in an output ``<id>Arn``."""
+    size limit needs), by the output the stack names each policy's ARN in (``<id>Arn`` for
+    the construct ids ``S3WritePolicy``, ``S3WritePolicy-2``, ..., as a logical id:
+    ``S3WritePolicyArn``, ``S3WritePolicy2Arn``), less its ``Arn``."""
     documents = {
         logical_id: compute.resolve(policy["Properties"]["PolicyDocument"])
         for logical_id, policy in compute.resources("AWS::IAM::ManagedPolicy").items()

@@ -8,17 +8,17 @@ one test per matrix cell before anything is synthesized.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from app import CONSTRUCT_ID, build_app
 from constructs_lib import BucketGrant, CrossAccountBucketAccess
-from constructs_lib.config import AccessSettings, ValidGrant, validate_settings
-from constructs_lib.context import settings_from_context
-from constructs_lib.storage_stack import plan_storage_stacks
+from constructs_lib.config import AccessSettings, ValidGrant
+from constructs_lib.context import options_from_context
+from constructs_lib.plan import AccessPlan, plan_access, storage_layout
 from tests.access.matrix import Cell, cells
 from tests.conftest import EXISTING_KEY_ARN, HEAD_JOB_ROLE_ARN, REGION, example_context
 
@@ -120,7 +120,7 @@ def sample_buckets(settings: AccessSettings) -> tuple[str, ...]:
     first bucket of each kind (created or not, prefixed or not, read-only or not, existing key
     or not), the kinds taken in turn from each storage stack of the plan, so that the sample
     spans every storage stack (a kind a stack lacks is taken from the first that has it)."""
-    plan = plan_storage_stacks(settings)
+    plan = storage_layout(settings)
     kinds = list(dict.fromkeys(_kind(grant) for grant in settings.grants))
     sample: list[str] = []
     for index, kind in enumerate(kinds):
@@ -140,11 +140,14 @@ class Config:
     context: Mapping[str, Any]
     sample: Callable[[AccessSettings], tuple[str, ...]] | None = None
 
+    @cached_property
+    def plan(self) -> AccessPlan:
+        """The plan app.py's construct makes of the context."""
+        return plan_access(options_from_context(self.context.get, self.context), CONSTRUCT_ID)
+
     @property
     def settings(self) -> AccessSettings:
-        arguments = settings_from_context(self.context.get, self.context)
-        accepted = inspect.signature(validate_settings).parameters
-        return validate_settings(**{k: v for k, v in arguments.items() if k in accepted})
+        return self.plan.settings
 
     @property
     def buckets(self) -> tuple[str, ...] | None:
@@ -158,7 +161,7 @@ class Config:
         sample = self.buckets
         if sample is None:
             return None
-        stacks = [{grant.name for grant in part} for part in plan_storage_stacks(self.settings)]
+        stacks = [{grant.name for grant in part.grants} for part in self.plan.storages]
         return tuple(next(name for name in sample if name in stack) for stack in stacks)
 
     def cells(self) -> list[Cell]:

@@ -8,13 +8,14 @@ matrix expects. The matrix tests and the mutation tests both use it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from constructs_lib.config import AccessSettings
-from constructs_lib.storage_stack import plan_storage_stacks
+from constructs_lib.plan import storage_layout
 from tests.access import assembly
 from tests.access.bridge import ALLOWED, Decision, Request, Result, evaluate
 from tests.access.matrix import Cell, access_logs, expected, target_account
@@ -65,7 +66,7 @@ class Deployment:
         for policy in principal.identity_policies:
             if policy == S3_WRITE or policy.startswith(f"{S3_WRITE}/"):
                 parts = self.s3_write[str(principal.account)]
-                wanted = list(parts) if policy == S3_WRITE else [policy.split("/", 1)[1]]
+                wanted = list(parts) if policy == S3_WRITE else [_output_name(policy)]
                 ids += [parts[name] for name in wanted]
             else:
                 ids.append(policy)
@@ -100,12 +101,19 @@ class Deployment:
         )
 
 
+def _output_name(part: str) -> str:
+    """The output name of a part ``S3_WRITE/<construct id>``: its ``<id>Arn`` output is named
+    as a logical id, without the construct id's non-alphanumerics (``S3WritePolicy-2`` ->
+    ``S3WritePolicy2``)."""
+    return re.sub(r"[^A-Za-z0-9]", "", part.split("/", 1)[1])
+
+
 def _bucket_names(storage: list[assembly.Stack], settings: AccessSettings) -> dict[str, str]:
     """The matrix's names for the log buckets the storage stacks create, mapped to their
     deployed names: each stack's by the number of the stack in the plan (the one that holds
     its grants)."""
     granted = {grant.name for grant in settings.grants}
-    plan = [{grant.name for grant in part} for part in plan_storage_stacks(settings)]
+    plan = [{grant.name for grant in part} for part in storage_layout(settings)]
     names: dict[str, str] = {}
     for stack in storage:
         created = {

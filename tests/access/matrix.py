@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from constructs_lib.config import AccessSettings, ComputeSettings, ValidGrant
-from constructs_lib.storage_stack import plan_storage_stacks
+from constructs_lib.plan import storage_layout
 from tests.access.bridge import ALLOWED, EXPLICITLY_DENIED, IMPLICITLY_DENIED, Result
 from tests.access.principals import BROAD, S3_WRITE, Principal, principals
 
@@ -195,7 +195,7 @@ def other_buckets(settings: AccessSettings) -> list[str]:
     bucket (named, or created by each storage stack that creates a granted bucket)."""
     if settings.access_logs_bucket is not None:
         return [UNRELATED_BUCKET, settings.access_logs_bucket]
-    plan = plan_storage_stacks(settings)
+    plan = storage_layout(settings)
     created = [number for number, part in enumerate(plan) if any(g.create for g in part)]
     return [UNRELATED_BUCKET, *(access_logs(number) for number in created)]
 

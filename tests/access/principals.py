@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.config import DEFAULT_FORGE_ROLE_PREFIX, AccessSettings, ComputeSettings
+from constructs_lib.config import AccessSettings, ComputeSettings
+from constructs_lib.defaults import DEFAULT_FORGE_ROLE_PREFIX
 from tests.conftest import THIRD_ACCOUNT
 
 S3_WRITE = "s3-write"
@@ -178,8 +179,8 @@ def principals(settings: AccessSettings) -> tuple[Principal, ...]:
     compute account, the lean set of each of several), roles named as another account admits
     its own, a third account's, the storage account's and anonymous."""
     partition, b = settings.partition, settings.storage_account
-    prefix = settings.forge_role_prefix or DEFAULT_FORGE_ROLE_PREFIX
-    thorough = not settings.more_compute
+    prefix = settings.primary.forge_role_prefix or DEFAULT_FORGE_ROLE_PREFIX
+    thorough = len(settings.computes) == 1
     found = _account_principals(settings, settings.primary, "", thorough)
     found += [
         Principal(
@@ -192,7 +193,7 @@ def principals(settings: AccessSettings) -> tuple[Principal, ...]:
         Principal("anonymous", None),
     ]
     for compute in settings.computes:
-        tag = "" if compute == settings.primary else f"{compute.account}-"
+        tag = "" if compute.account == settings.primary.account else f"{compute.account}-"
         if tag:
             found += _account_principals(settings, compute, tag, thorough)
         asked = compute.forge_role_prefix or DEFAULT_FORGE_ROLE_PREFIX

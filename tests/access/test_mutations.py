@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.storage_stack import plan_storage_stacks
+from constructs_lib.plan import storage_layout
 from tests.access.assembly import stack_artifacts
 from tests.access.bridge import ALLOWED, IMPLICITLY_DENIED, Result
 from tests.access.configs import EXAMPLE, SECOND_COMPUTE_ACCOUNT, SEVERAL_ACCOUNTS, Config
@@ -93,7 +93,7 @@ def asked_of(*labels: str) -> Callable[[Cell], bool]:
     return lambda cell: cell.principal.label in labels
 
 
-ROLE_PATTERN = f"role/{SETTINGS.forge_role_prefix}*"
+ROLE_PATTERN = f"role/{SETTINGS.primary.forge_role_prefix}*"
 SECOND_ROOT = f"arn:aws:iam::{SECOND_COMPUTE_ACCOUNT}:root"
 SECOND_PATTERN = f"arn:aws:iam::{SECOND_COMPUTE_ACCOUNT}:role/SeqeraForge*"
 SECOND = f"{SECOND_COMPUTE_ACCOUNT}-"
@@ -121,7 +121,7 @@ MUTATIONS = [
     ),
     pytest.param(
         EXAMPLE,
-        replaced(SETTINGS.compute_account, THIRD_ACCOUNT),
+        replaced(SETTINGS.primary.account, THIRD_ACCOUNT),
         every_cell,
         [("third-account-forge-role", ALLOWED), ("forge-instance-role", IMPLICITLY_DENIED)],
         id="example:compute-account-swapped",
@@ -173,6 +173,6 @@ def test_a_weakened_storage_template_fails_the_matrix(
     assert set(revealed_by) <= evaluated, "\n".join(str(verdict) for verdict in failures[:20])
     failed_buckets = {v.cell.target.bucket for v in failures}
     asked_buckets = {cell.target.bucket for cell in config.cells() if asked(cell)}
-    for part in plan_storage_stacks(config.settings):
+    for part in storage_layout(config.settings):
         names = {grant.name for grant in part}
         assert not names & asked_buckets or names & failed_buckets, f"unrevealed in {names}"

@@ -32,7 +32,7 @@ Outcome = tuple[Check, Decision, Decision | None]
 def checked_rows(config: Config) -> list[Row]:
     """The rows of the app's report that are checked: all, or for a sampled app those outside
     the sections of the buckets that are not reported on."""
-    every, sample = rows(access_report(config.settings)), config.reported_buckets
+    every, sample = rows(access_report(config.plan)), config.reported_buckets
     return [
         row
         for row in every
