@@ -304,3 +304,57 @@ def test_storage_stack_hands_out_created_and_imported_buckets(
     assert access.storage_stack.resolve(imported.bucket_name) == "whole-bucket-b"
     with pytest.raises(KeyError):
         access.storage_stack.bucket("not-granted-b")
+
+
+@pytest.fixture(scope="module")
+def logged() -> CrossAccountBucketAccess:
+    """A construct that creates a bucket, and so a log bucket for its access logs."""
+    return CrossAccountBucketAccess(
+        cdk.App(),
+        "Logged",
+        compute_env=COMPUTE_ENV,
+        storage_env=STORAGE_ENV,
+        buckets=[BucketGrant("created-b", create=True)],
+    )
+
+
+def test_the_log_bucket_has_the_secure_settings_of_a_data_bucket(
+    logged: CrossAccountBucketAccess,
+) -> None:
+    buckets = template_of(logged.storage_stack).find_resources("AWS::S3::Bucket")
+    shared = ("PublicAccessBlockConfiguration", "BucketEncryption", "OwnershipControls")
+    (data,) = [b for b in buckets.values() if b["Properties"].get("BucketName") == "created-b"]
+    (logs,) = [b for b in buckets.values() if "BucketName" not in b["Properties"]]
+    for setting in (*shared, "VersioningConfiguration"):
+        assert logs["Properties"][setting] == data["Properties"][setting], setting
+    assert logs["DeletionPolicy"] == data["DeletionPolicy"] == "Retain"
+
+
+def test_the_log_bucket_requires_tls_with_the_data_buckets_statement(
+    logged: CrossAccountBucketAccess,
+) -> None:
+    template = template_of(logged.storage_stack)
+    tls = [
+        statement
+        for statement in statements_of(template, "AWS::S3::BucketPolicy")
+        if statement.get("Sid") == "DenyInsecureTransport"
+    ]
+    assert len(tls) == 2
+    assert {json.dumps(s["Condition"]) for s in tls} == {
+        json.dumps({"Bool": {"aws:SecureTransport": "false"}})
+    }
+
+
+def test_a_storage_stack_that_creates_no_bucket_has_no_log_bucket() -> None:
+    app = cdk.App()
+    access = CrossAccountBucketAccess(
+        app,
+        "Existing",
+        compute_env=COMPUTE_ENV,
+        storage_env=STORAGE_ENV,
+        buckets=[BucketGrant("existing-b")],
+    )
+    before = len(access.storage_stack.node.find_all())
+    assert access.storage_stack.access_logs_bucket is None
+    assert len(access.storage_stack.node.find_all()) == before
+    assert template_of(access.storage_stack).find_resources("AWS::S3::Bucket") == {}
