@@ -20,7 +20,7 @@ from constructs_lib import (
     CrossAccountBucketAccessStage,
 )
 from constructs_lib.context import context_setting, option_keys, options_from_context
-from tests.conftest import COMPUTE_ENV, STORAGE_ENV, example_context, template_of
+from tests.conftest import COMPUTE_ENV, PROJECT_ROOT, STORAGE_ENV, example_context, template_of
 
 
 def test_every_option_is_a_keyword_argument_of_the_construct_with_the_same_default() -> None:
@@ -236,3 +236,13 @@ def test_attach_s3_write_refuses_a_principal_of_another_account() -> None:
     with pytest.raises(ConfigError) as caught:
         access.attach_s3_write(iam.Role.from_role_name(stranger, "Role", "someone"))
     assert caught.value.setting == "grantee"
+
+
+def test_the_readme_documents_every_option_and_every_context_key() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    options_table = readme.split("Options (all keyword arguments", 1)[1].split("\n\n", 2)[1]
+    context_table = readme.split("| key | meaning |", 1)[1].split("\n\n", 1)[0]
+    for field in dataclasses.fields(AccessOptions):
+        assert f"`{field.name}`" in options_table, field.name
+    for key in option_keys():
+        assert f"`tower:{key}`" in context_table, key
