@@ -8,7 +8,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup synth test lint docs benchmark clean
+.PHONY: setup synth test test-fast lint docs benchmark clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,13 +33,20 @@ lint: setup
 test: lint
 	$(BIN)/pytest
 
+# The inner loop: ruff, and every test but the slow ones (deploy rehearsal, CLI synth, wheels).
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not slow"
+
 # Synthesis time, memory and policy sizes from 1 to 1,000 buckets and 1 to 20 accounts.
 benchmark: setup
 	$(BIN)/python benchmarks/synth_benchmark.py
 
-# API reference from the docstrings, into site/.
+# API reference from the docstrings of the package and every module under it, into site/
+# pdoc alone follows the package's __all__, which names classes, not modules: walk them all.
+MODULES = $(shell $(BIN)/python -c 'import pkgutil, constructs_lib as p; print(p.__name__, *(m.name for m in pkgutil.walk_packages(p.__path__, p.__name__ + ".")))')
 docs: setup
-	PDOC_ALLOW_EXEC=1 $(BIN)/pdoc --output-directory site constructs_lib constructs_lib.config constructs_lib.policies constructs_lib.seqera constructs_lib.context constructs_lib.cross_account constructs_lib.compute_stack constructs_lib.storage_stack constructs_lib.report
+	PDOC_ALLOW_EXEC=1 $(BIN)/pdoc --output-directory site $(MODULES)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out site dist

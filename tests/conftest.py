@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk import assertions
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
@@ -109,6 +111,23 @@ def maximal_app(outdir: str | None = None) -> tuple[cdk.App, CrossAccountBucketA
         platform=MAXIMAL_PLATFORM,
     )
     return with_nag(app), access
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """A construct of a synthesized app, and the cloud assembly directory it was written to."""
+
+    access: CrossAccountBucketAccess
+    outdir: Path
+
+
+@pytest.fixture(scope="session")
+def maximal(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The maximal app, built and synthesized (cdk-nag included) once per test session."""
+    outdir = tmp_path_factory.mktemp("maximal")
+    app, access = maximal_app(outdir=str(outdir))
+    app.synth()
+    return Synthesized(access, outdir)
 
 
 def template_of(stack: cdk.Stack) -> assertions.Template:

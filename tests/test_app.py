@@ -18,8 +18,8 @@ from tests.conftest import (
     COMPUTE_ENV,
     PROJECT_ROOT,
     STORAGE_ENV,
+    Synthesized,
     example_context,
-    maximal_app,
     with_nag,
 )
 
@@ -66,9 +66,9 @@ def test_example_app_is_cdk_nag_clean(tmp_path: Path) -> None:
     assert report["pluginReports"] == []
 
 
-def test_maximal_configuration_is_cdk_nag_clean(tmp_path: Path) -> None:
-    app, _ = maximal_app(outdir=str(tmp_path))
-    app.synth()
+def test_maximal_configuration_is_cdk_nag_clean(maximal: Synthesized) -> None:
+    report = json.loads((maximal.outdir / "validation-report.json").read_text())
+    assert report["pluginReports"] == []
 
 
 def test_cdk_nag_fails_synth_on_an_unacknowledged_finding(tmp_path: Path) -> None:
@@ -78,6 +78,7 @@ def test_cdk_nag_fails_synth_on_an_unacknowledged_finding(tmp_path: Path) -> Non
         app.synth()
 
 
+@pytest.mark.slow
 def test_cli_synth_writes_one_template_per_account(cli_outdir: Path) -> None:
     templates = stack_templates(cli_outdir)
     assert {name: account for name, (account, _) in templates.items()} == {
@@ -86,19 +87,16 @@ def test_cli_synth_writes_one_template_per_account(cli_outdir: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_cli_context_override_reaches_the_bucket_policy(cli_outdir: Path) -> None:
     _, compute_template = stack_templates(cli_outdir)["TowerCrossAccount-Compute"]
     assert "333333333333" in compute_template.read_text()
 
 
-def test_every_template_passes_cfn_lint(cli_outdir: Path, tmp_path: Path) -> None:
-    app, _ = maximal_app(outdir=str(tmp_path))
-    app.synth()
-    files = [path for _, path in stack_templates(cli_outdir).values()]
-    files += [path for _, path in stack_templates(tmp_path).values()]
-    result = subprocess.run(
-        # W3005 (a DependsOn that a GetAtt already implies) is how CDK orders a Lambda after
-        # its role's policy; every other error and warning fails the test.
+def cfn_lint(files: list[Path]) -> subprocess.CompletedProcess[str]:
+    """cfn-lint on templates. W3005 (a DependsOn that a GetAtt already implies) is how CDK
+    orders a Lambda after its role's policy; every other error and warning fails."""
+    return subprocess.run(
         [
             str(PROJECT_ROOT / ".venv" / "bin" / "cfn-lint"),
             *map(str, files),
@@ -109,9 +107,20 @@ def test_every_template_passes_cfn_lint(cli_outdir: Path, tmp_path: Path) -> Non
         text=True,
         check=False,
     )
+
+
+@pytest.mark.slow
+def test_the_example_templates_pass_cfn_lint(cli_outdir: Path) -> None:
+    result = cfn_lint([path for _, path in stack_templates(cli_outdir).values()])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_maximal_templates_pass_cfn_lint(maximal: Synthesized) -> None:
+    result = cfn_lint([path for _, path in stack_templates(maximal.outdir).values()])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
 def test_cli_reports_bad_input_in_one_clear_line(tmp_path: Path) -> None:
     result = run_cdk("-c", "tower:computeAccount=12345", outdir=tmp_path)
     assert result.returncode != 0
@@ -171,6 +180,7 @@ def test_pipeline_example_synthesizes_the_stage_in_both_accounts(tmp_path: Path)
     }
 
 
+@pytest.mark.slow
 def test_readme_diagram_names_every_resource_type_the_example_deploys(cli_outdir: Path) -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
     diagram = readme.split("```mermaid", 1)[1].split("```", 1)[0]

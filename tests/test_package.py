@@ -17,6 +17,9 @@ import pytest
 import constructs_lib
 from tests.conftest import PROJECT_ROOT
 
+# Builds and deploys for real: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 CONSUMER_APP = textwrap.dedent(
     """
     import sys

@@ -19,16 +19,16 @@ from tests.conftest import (
     COMPUTE_ENV,
     MAXIMAL_PLATFORM,
     STORAGE_ENV,
+    Synthesized,
     as_list,
-    maximal_app,
     statements_of,
     template_of,
 )
 
 
 @pytest.fixture(scope="module")
-def access() -> CrossAccountBucketAccess:
-    return maximal_app()[1]
+def access(maximal: Synthesized) -> CrossAccountBucketAccess:
+    return maximal.access
 
 
 @pytest.fixture(scope="module")

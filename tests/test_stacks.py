@@ -18,9 +18,9 @@ from tests.conftest import (
     MAXIMAL_GRANTS,
     REGION,
     STORAGE_ENV,
+    Synthesized,
     as_list,
     bucket_policy,
-    maximal_app,
     statements_of,
     template_of,
 )
@@ -32,8 +32,8 @@ CREATED = [grant.name for grant in MAXIMAL_GRANTS if grant.create]
 
 
 @pytest.fixture(scope="module")
-def access() -> CrossAccountBucketAccess:
-    return maximal_app()[1]
+def access(maximal: Synthesized) -> CrossAccountBucketAccess:
+    return maximal.access
 
 
 @pytest.fixture(scope="module")
@@ -295,9 +295,14 @@ def test_created_log_bucket_admits_only_s3_log_delivery_for_this_account(tmp_pat
     assert log_bucket.startswith("AccessLogs")
 
 
-def test_storage_stack_hands_out_created_and_imported_buckets(
-    access: CrossAccountBucketAccess,
-) -> None:
+def test_storage_stack_hands_out_created_and_imported_buckets() -> None:
+    access = CrossAccountBucketAccess(
+        cdk.App(),
+        "Buckets",
+        compute_env=COMPUTE_ENV,
+        storage_env=STORAGE_ENV,
+        buckets=[BucketGrant("created-bucket-b", create=True), BucketGrant("whole-bucket-b")],
+    )
     created = access.storage_stack.bucket("created-bucket-b")
     imported = access.storage_stack.bucket("whole-bucket-b")
     assert created is access.storage_stack.created_buckets["created-bucket-b"]

@@ -90,6 +90,9 @@ from tests.deploy.harness import (
     write_aws_files,
 )
 
+# Builds and deploys for real: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 # Types the emulator's CloudFormation does not create, though the stack completes.
 EMULATOR_SKIPS = {"AWS::S3::BucketPolicy", "AWS::CDK::Metadata"}

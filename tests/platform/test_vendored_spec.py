@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]  # PyYAML ships no type hints
+import yaml
 from openapi_core import OpenAPI
 from spec import trim_spec
 

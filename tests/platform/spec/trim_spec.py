@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # PyYAML ships no type hints
+import yaml
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "seqera-api.trimmed.yml"
