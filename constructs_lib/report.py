@@ -1,12 +1,13 @@
-"""The access report: who may reach each bucket, in Markdown, for a security reviewer.
+"""The access report: who may reach each bucket, for a security reviewer.
 
 Pure Python (no CDK import): the report is read off the plan, whose documents the stacks
-deploy, so it says what the policies say. A request from a compute account to the
-storage account needs both accounts' allow, so each Allow row holds what the bucket (or key)
-policy and every compute account's s3-write policy (all its managed policies) allow. Every
-table row is one claim in a fixed shape (decision, who, then actions, resources and conditions
-in code spans; or a managed policy and the buckets it grants), so that a test can check each
-row with an IAM policy evaluator.
+deploy, so it says what the policies say. It is built as data first (``report_data``: sections
+of typed rows) and then rendered to Markdown (``access_report``), the one place its English
+lives; the tests check the rows, each one claim, with an IAM policy evaluator.
+
+A request from a compute account to the storage account needs both accounts' allow, so each
+Allow row holds what the bucket (or key) policy and every compute account's s3-write policy
+(all its managed policies) allow.
 """
 
 from __future__ import annotations
@@ -14,19 +15,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum, auto
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from constructs_lib import policies
 from constructs_lib.config import AccessSettings, ComputeSettings, ValidGrant
 from constructs_lib.plan import AccessPlan, ComputePlan
 
 REPORT_FILE = "access-report.md"
-
-ADMITTED = "admitted principals"
-EVERYONE = "everyone"
-S3_WRITE_HOLDERS = "principals of this account with the s3-write policy"
 
 # Granted by no statement, so denied to the admitted principals; named because each would let
 # a caller change who can reach the data, or destroy it beyond recovery.
@@ -41,41 +39,186 @@ NOTABLE_BUCKET_ACTIONS = (
 )
 NOTABLE_OBJECT_ACTIONS = ("s3:DeleteObjectVersion", "s3:PutObjectAcl")
 
-_TABLE_HEADER = (
-    "| Decision | Who | Actions | Resources | Only if |",
-    "|---|---|---|---|---|",
-)
-_PARTS_HEADER = ("| Managed policy | Buckets |", "|---|---|")
+
+class Comparison(Enum):
+    """How a condition clause tests its context key against its values."""
+
+    IS = auto()
+    """The key equals one of the values."""
+    MATCHES = auto()
+    """The key matches one of the value patterns (``*`` any text)."""
+    INCLUDES = auto()
+    """The key, a list, includes one of the values."""
+    ABSENT_OR_NOT = auto()
+    """The key is absent or equals none of the values."""
+    ABSENT_OR_MATCHES_NONE = auto()
+    """The key is absent or matches none of the value patterns."""
 
 
 @dataclass(frozen=True)
-class _Row:
-    decision: str
-    who: str
+class Clause:
+    """One condition a row holds under: context key ``key`` compared with ``values``."""
+
+    key: str
+    comparison: Comparison
+    values: tuple[str, ...]
+
+
+class Effect(Enum):
+    """What a row claims of its requests: all allowed, or all refused."""
+
+    ALLOW = "Allow"
+    DENY = "Deny"
+
+
+class Who(Enum):
+    """The callers an access row speaks of."""
+
+    ADMITTED = auto()
+    """The roles the principals rows admit, with their sessions."""
+    EVERYONE = auto()
+    """Every caller, of any kind the principals rows name."""
+    S3_WRITE_HOLDERS = auto()
+    """The principals of the work bucket's account that hold its s3-write policy."""
+
+
+@dataclass(frozen=True)
+class AccessRow:
+    """A claim about a bucket or its key: ``who`` may (or may not) do each of ``actions`` on
+    each of ``resources`` but ``excluded``, when every clause holds."""
+
+    effect: Effect
+    who: Who
     actions: tuple[str, ...]
     resources: tuple[str, ...]
     excluded: tuple[str, ...] = ()
-    only_if: tuple[str, ...] = ()
-
-    def markdown(self) -> str:
-        resources = _codes(self.resources)
-        if self.excluded:
-            resources += f" except {_codes(self.excluded)}"
-        cells = (self.decision, self.who, _codes(self.actions), resources, "; ".join(self.only_if))
-        return "| " + " | ".join(cells) + " |"
+    clauses: tuple[Clause, ...] = ()
 
 
-def _code(text: str) -> str:
-    return f"`{text}`"
+class PrincipalKind(Enum):
+    """A kind of caller the principals section names."""
+
+    ADMITTED_ROLES = auto()
+    """Roles of ``accounts[0]`` whose ARN matches ``patterns``, and their sessions, holding
+    every managed policy of that account's s3-write policy."""
+    ROLES_UNDER_PATH = auto()
+    """Roles of ``accounts[0]`` whose path starts with ``path_prefix`` (``example_path`` is
+    one), holding every managed policy of that account's s3-write policy."""
+    WITHOUT_IAM_POLICY = auto()
+    """The admitted roles when no IAM policy of their account allows the request."""
+    OTHER_COMPUTE_PRINCIPALS = auto()
+    """Every other role and every user of the compute ``accounts``."""
+    OTHER_ACCOUNTS = auto()
+    """Principals of any account that is neither a compute nor the storage account."""
+    ANONYMOUS = auto()
+    """Requests without credentials."""
+    STORAGE_PRINCIPALS = auto()
+    """Principals of the storage account ``accounts[0]``."""
 
 
-def _codes(texts: Iterable[str]) -> str:
-    return ", ".join(_code(text) for text in texts)
+class Access(Enum):
+    """What a kind of caller gets of the storage account's buckets."""
+
+    AS_TABLES = auto()
+    """What the bucket sections' rows say of the admitted principals."""
+    NONE = auto()
+    """Nothing."""
+    OWN_IAM_ONLY = auto()
+    """Nothing from this construct: only what their own IAM policies in the account allow."""
 
 
-def _listed(texts: Sequence[str]) -> str:
-    """``a``; ``a and b``; ``a, b and c``."""
-    return " and ".join(filter(None, (", ".join(texts[:-1]), texts[-1])))
+@dataclass(frozen=True)
+class PrincipalsRow:
+    """A kind of caller and its access; the fields its kind does not use stay empty."""
+
+    kind: PrincipalKind
+    access: Access
+    accounts: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    """The ``aws:PrincipalArn`` patterns of admitted roles."""
+    path_prefix: str | None = None
+    example_path: str | None = None
+    """A role's path and name under ``path_prefix``, as in ``role/<prefix>-team/any-name``."""
+    s3_write_parts: int = 0
+    """How many managed policies the account's s3-write policy is split into."""
+
+
+@dataclass(frozen=True)
+class ManagedPolicyRow:
+    """One managed policy of a compute account's s3-write policy (by construct id) and the
+    buckets it grants: a role holding only it may use these and no bucket of another row."""
+
+    policy: str
+    buckets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PrincipalsSection:
+    """Every kind of caller and what it gets."""
+
+    rows: tuple[PrincipalsRow, ...]
+
+
+@dataclass(frozen=True)
+class ComputeSection:
+    """One compute account: what it admits, its work bucket, its s3-write managed policies."""
+
+    account: str
+    region: str
+    patterns: tuple[str, ...]
+    work_bucket: str | None
+    rows: tuple[ManagedPolicyRow, ...]
+
+
+@dataclass(frozen=True)
+class BucketSection:
+    """One granted bucket of the storage account: the grant's facts and its access rows (S3,
+    then KMS)."""
+
+    bucket: str
+    read_only: bool
+    created: bool
+    prefixes: tuple[str, ...]
+    key_alias: str | None
+    """The alias of the key the storage stack creates for the bucket."""
+    existing_key_arn: str | None
+    key_shared_with: tuple[str, ...]
+    """The other granted buckets encrypted with the same existing key."""
+    kept_statements: tuple[policies.Statement, ...]
+    """Statements kept from the bucket's existing policy, not analysed."""
+    rows: tuple[AccessRow, ...]
+
+
+@dataclass(frozen=True)
+class WorkBucketSection:
+    """A compute account's work bucket, reached through the s3-write policy alone."""
+
+    bucket: str
+    account: str
+    rows: tuple[AccessRow, ...]
+
+
+Section = PrincipalsSection | ComputeSection | BucketSection | WorkBucketSection
+
+
+@dataclass(frozen=True)
+class Report:
+    """The access report of one construct, as data."""
+
+    storage_account: str
+    storage_region: str
+    partition: str
+    account_principals: tuple[str, ...]
+    """The fixed principal of each compute account that every Allow statement names."""
+    principals: PrincipalsSection
+    computes: tuple[ComputeSection, ...]
+    buckets: tuple[BucketSection, ...]
+    work_buckets: tuple[WorkBucketSection, ...]
+
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        """Every section with rows, in the report's order."""
+        return (self.principals, *self.computes, *self.buckets, *self.work_buckets)
 
 
 def _as_tuple(value: str | list[str]) -> tuple[str, ...]:
@@ -137,20 +280,18 @@ class _Identity:
         return self.by_bucket.get(bucket, []) + self.elsewhere
 
 
-def _condition_clauses(condition: dict[str, Any]) -> tuple[str, ...]:
+def _clauses(condition: dict[str, Any]) -> tuple[Clause, ...]:
     """The clauses of a statement's condition, leaving out the principal condition."""
-    clauses: list[str] = []
-    for operator, values in condition.items():
-        for key, value in values.items():
-            if key == "aws:PrincipalArn":
-                continue
-            if operator == "StringLike":
-                clauses.append(f"{_code(key)} matches " + " or ".join(map(_code, _as_tuple(value))))
-            elif operator == "ForAnyValue:StringEquals":
-                clauses.append(f"{_code(key)} includes {_codes(_as_tuple(value))}")
-            else:
-                clauses.append(" or ".join(f"{_code(key)} is {_code(v)}" for v in _as_tuple(value)))
-    return tuple(clauses)
+    comparisons = {
+        "StringLike": Comparison.MATCHES,
+        "ForAnyValue:StringEquals": Comparison.INCLUDES,
+    }
+    return tuple(
+        Clause(key, comparisons.get(operator, Comparison.IS), _as_tuple(value))
+        for operator, values in condition.items()
+        for key, value in values.items()
+        if key != "aws:PrincipalArn"
+    )
 
 
 def _without_principal(condition: dict[str, Any]) -> dict[str, Any]:
@@ -200,11 +341,11 @@ def _s3_rows(
     plan: AccessPlan,
     grant: ValidGrant,
     identities: Sequence[Sequence[policies.Statement]],
-) -> list[_Row]:
+) -> list[AccessRow]:
     settings = plan.settings
     bucket_policy = plan.bucket_policies[grant.name]["Statement"]
     kept = [statement for statement in bucket_policy if statement in grant.existing_statements]
-    rows: list[_Row] = []
+    rows: list[AccessRow] = []
     granted: set[str] = set()
     for statement in bucket_policy:
         if statement["Effect"] != "Allow" or statement in kept:
@@ -212,35 +353,45 @@ def _s3_rows(
         actions = _both_allow(statement, identities)
         granted.update(actions)
         if actions:
-            clauses = _condition_clauses(statement.get("Condition", {}))
             rows.append(
-                _Row("Allow", ADMITTED, actions, _as_tuple(statement["Resource"]), only_if=clauses)
+                AccessRow(
+                    Effect.ALLOW,
+                    Who.ADMITTED,
+                    actions,
+                    _as_tuple(statement["Resource"]),
+                    clauses=_clauses(statement.get("Condition", {})),
+                )
             )
     location = policies.bucket_arn(settings.partition, grant.name)
     everything = f"{location}/*"
     if grant.prefixes:
-        patterns = policies.list_prefix_patterns(grant.prefixes)
-        outside = f"{_code('s3:prefix')} is absent or matches none of {_codes(patterns)}"
+        patterns = tuple(policies.list_prefix_patterns(grant.prefixes))
+        outside = Clause("s3:prefix", Comparison.ABSENT_OR_MATCHES_NONE, patterns)
         object_actions = tuple(sorted(granted - set(policies.BUCKET_ACTIONS)))
         granted_objects = policies.object_arns(settings.partition, grant.name, grant.prefixes)
         rows += [
-            _Row("Deny", ADMITTED, ("s3:ListBucket",), (location,), only_if=(outside,)),
-            _Row("Deny", ADMITTED, object_actions, (everything,), tuple(granted_objects)),
+            AccessRow(
+                Effect.DENY, Who.ADMITTED, ("s3:ListBucket",), (location,), clauses=(outside,)
+            ),
+            AccessRow(
+                Effect.DENY, Who.ADMITTED, object_actions, (everything,), tuple(granted_objects)
+            ),
         ]
     object_denied = set(policies.OBJECT_WRITE_ACTIONS) | set(NOTABLE_OBJECT_ACTIONS)
+    bucket_denied = tuple(sorted(set(NOTABLE_BUCKET_ACTIONS) - granted))
     rows += [
-        _Row("Deny", ADMITTED, tuple(sorted(set(NOTABLE_BUCKET_ACTIONS) - granted)), (location,)),
-        _Row("Deny", ADMITTED, tuple(sorted(object_denied - granted)), (everything,)),
+        AccessRow(Effect.DENY, Who.ADMITTED, bucket_denied, (location,)),
+        AccessRow(Effect.DENY, Who.ADMITTED, tuple(sorted(object_denied - granted)), (everything,)),
     ]
     for statement in bucket_policy:
         if statement["Effect"] == "Deny" and statement not in kept:
             rows.append(
-                _Row(
-                    "Deny",
-                    EVERYONE,
+                AccessRow(
+                    Effect.DENY,
+                    Who.EVERYONE,
                     _as_tuple(statement["Action"]),
                     _as_tuple(statement["Resource"]),
-                    only_if=_condition_clauses(statement["Condition"]),
+                    clauses=_clauses(statement["Condition"]),
                 )
             )
     return rows
@@ -285,7 +436,7 @@ def _kms_identity(
 
 def _kms_rows(
     plan: AccessPlan, grant: ValidGrant, identity: Sequence[policies.Statement]
-) -> list[_Row]:
+) -> list[AccessRow]:
     """KMS permissions belong to the key: what its key policy statement and the s3-write
     policy's statements for the key both allow."""
     statements = _kms_identity(plan.settings, grant, identity)
@@ -297,178 +448,106 @@ def _kms_rows(
         )
     )
     resources = _as_tuple(statements[0]["Resource"])
-    clauses = _condition_clauses(key_policy["Condition"]) + _condition_clauses(
-        statements[0]["Condition"]
-    )
+    clauses = _clauses(key_policy["Condition"]) + _clauses(statements[0]["Condition"])
     via_s3 = statements[0]["Condition"]["StringEquals"]["kms:ViaService"]
+    outside_s3 = Clause("kms:ViaService", Comparison.ABSENT_OR_NOT, (via_s3,))
     rows = [
-        _Row("Allow", ADMITTED, actions, resources, only_if=tuple(dict.fromkeys(clauses))),
-        _Row(
-            "Deny",
-            ADMITTED,
-            actions,
-            resources,
-            only_if=(f"{_code('kms:ViaService')} is absent or not {_code(via_s3)}",),
+        AccessRow(
+            Effect.ALLOW, Who.ADMITTED, actions, resources, clauses=tuple(dict.fromkeys(clauses))
         ),
+        AccessRow(Effect.DENY, Who.ADMITTED, actions, resources, clauses=(outside_s3,)),
     ]
     not_granted = tuple(sorted(set(policies.KMS_WRITE_ACTIONS) - set(actions)))
     if not_granted:
-        rows.append(_Row("Deny", ADMITTED, not_granted, resources))
+        rows.append(AccessRow(Effect.DENY, Who.ADMITTED, not_granted, resources))
     return rows
 
 
-def _table(rows: Iterable[_Row]) -> list[str]:
-    return [*_TABLE_HEADER, *(row.markdown() for row in rows)]
-
-
-def _attached(compute: ComputeSettings, identity: _Identity) -> str:
-    """How a compute account's s3-write policy must be attached for the bucket tables to hold."""
-    a = _code(compute.account)
-    count = len(identity.parts)
-    if count == 1:
-        return f"with the s3-write policy of {a} attached"
-    return f"with all {count} managed policies of the s3-write policy of {a} attached"
-
-
-def _principals_section(settings: AccessSettings, identities: dict[str, _Identity]) -> list[str]:
-    accounts = _listed([_code(compute.account) for compute in settings.computes])
-    b = _code(settings.storage_account)
-    lines = ["## Principals", "", "| Principal | Access to the buckets of B |", "|---|---|"]
+def _principals_section(
+    settings: AccessSettings, identities: dict[str, _Identity]
+) -> PrincipalsSection:
+    """The admitted roles of each compute account (by pattern, and under the Forge prefix's
+    path), then every kind of caller that gets nothing from the construct."""
+    rows: list[PrincipalsRow] = []
     for compute in settings.computes:
-        a = _code(compute.account)
-        patterns = " or ".join(_code(pattern) for pattern in compute.principal_patterns)
-        attached = _attached(compute, identities[compute.account])
-        lines.append(
-            f"| Roles of {a} whose ARN matches {patterns}, and their sessions, {attached} | "
-            "as the bucket tables below list |"
+        parts = len(identities[compute.account].parts)
+        rows.append(
+            PrincipalsRow(
+                PrincipalKind.ADMITTED_ROLES,
+                Access.AS_TABLES,
+                accounts=(compute.account,),
+                patterns=compute.principal_patterns,
+                s3_write_parts=parts,
+            )
         )
         if compute.forge_role_prefix is not None:
-            example = f"role/{compute.forge_role_prefix}-team/any-name"
-            lines.append(
-                f"| Roles of {a} under a path that starts with "
-                f"{_code(compute.forge_role_prefix)} (`*` matches `/` too, so {_code(example)} "
-                f"matches), {attached} | as the bucket tables below list |"
+            rows.append(
+                PrincipalsRow(
+                    PrincipalKind.ROLES_UNDER_PATH,
+                    Access.AS_TABLES,
+                    accounts=(compute.account,),
+                    path_prefix=compute.forge_role_prefix,
+                    example_path=f"role/{compute.forge_role_prefix}-team/any-name",
+                    s3_write_parts=parts,
+                )
             )
-    lines += [
-        "| The same roles when no IAM policy of their account allows the request | none |",
-        f"| Every other role and every user of {accounts}, whatever its IAM policies | none |",
-        "| Principals of any other account, whatever their IAM policies | none |",
-        "| Anonymous requests | none |",
-        f"| Principals of {b} | none from this construct: only what their own IAM policies "
-        f"in {b} allow |",
-        "",
-        "A role's session (`arn:<partition>:sts::<account>:assumed-role/<role>/<session>`) is "
-        "admitted as the role: the policies test `aws:PrincipalArn`, which is the role's ARN. "
-        "Each compute account's patterns name that account: a role of one compute account is "
-        "not admitted by the prefix or the role names of another.",
+    accounts = tuple(compute.account for compute in settings.computes)
+    rows += [
+        PrincipalsRow(PrincipalKind.WITHOUT_IAM_POLICY, Access.NONE),
+        PrincipalsRow(PrincipalKind.OTHER_COMPUTE_PRINCIPALS, Access.NONE, accounts=accounts),
+        PrincipalsRow(PrincipalKind.OTHER_ACCOUNTS, Access.NONE),
+        PrincipalsRow(PrincipalKind.ANONYMOUS, Access.NONE),
+        PrincipalsRow(
+            PrincipalKind.STORAGE_PRINCIPALS,
+            Access.OWN_IAM_ONLY,
+            accounts=(settings.storage_account,),
+        ),
     ]
-    return lines
+    return PrincipalsSection(tuple(rows))
 
 
 def _compute_section(
     settings: AccessSettings, compute: ComputeSettings, identity: _Identity
-) -> list[str]:
-    """One compute account: what it admits, its work bucket, and its s3-write policy's managed
-    policies with the buckets each grants."""
-    a = _code(compute.account)
-    parts = identity.parts
-    patterns = " or ".join(_code(pattern) for pattern in compute.principal_patterns)
-    facts = [
-        f"Region {_code(compute.region)}.",
-        f"Admitted: roles whose ARN matches {patterns}, and their sessions.",
-    ]
-    if compute.work_bucket is not None:
-        facts.append(f"Work bucket {_code(compute.work_bucket)}, in {a}.")
-    if len(parts) == 1:
-        facts.append(
-            f"The s3-write policy is one managed policy, {_code(next(iter(parts)))} of this "
-            "account's compute stack."
-        )
-        claim = (
-            f"An admitted role of {a} with this managed policy attached (and no other IAM "
-            "policy) may use these buckets:"
-        )
-    else:
-        facts.append(
-            f"The s3-write policy is {len(parts)} managed policies of this account's compute "
-            f"stack, each within IAM's {policies.MANAGED_POLICY_LIMIT:,} characters. A role "
-            "reaches a bucket only with the managed policy that grants it attached: attach "
-            "them all (the construct attaches them all to the roles, users and groups it is "
-            "given)."
-        )
-        claim = (
-            f"An admitted role of {a} with only one of these managed policies attached (and "
-            "no other IAM policy) may use the buckets of its row, and no bucket of another row:"
-        )
+) -> ComputeSection:
+    """One compute account, with its s3-write policy's managed policies and the buckets each
+    grants, in the order of the grants (the work bucket last)."""
     order = [grant.name for grant in settings.grants] + [str(compute.work_bucket)]
-    return [
-        f"## Compute account {a}",
-        "",
-        " ".join(facts),
-        "",
-        claim,
-        "",
-        *_PARTS_HEADER,
-        *(
-            f"| {_code(name)} | {_codes(sorted(_buckets_of(statements), key=order.index))} |"
-            for name, statements in parts.items()
-        ),
-    ]
+    rows = tuple(
+        ManagedPolicyRow(name, tuple(sorted(_buckets_of(statements), key=order.index)))
+        for name, statements in identity.parts.items()
+    )
+    return ComputeSection(
+        compute.account, compute.region, compute.principal_patterns, compute.work_bucket, rows
+    )
 
 
 def _bucket_section(
     plan: AccessPlan,
     grant: ValidGrant,
     identities: Sequence[Sequence[policies.Statement]],
-) -> list[str]:
+) -> BucketSection:
     settings = plan.settings
-    mode = "read-only" if grant.read_only else "read-write"
-    origin = "created by the storage stack" if grant.create else "an existing bucket"
-    facts = [f"In {_code(settings.storage_account)}, {origin}."]
-    if grant.prefixes:
-        facts.append(f"Granted key prefixes: {_codes(p + '/' for p in grant.prefixes)}.")
-    else:
-        facts.append("Granted on every key.")
-    if grant.create_kms_key:
-        facts.append(
-            f"Encrypted with a KMS key of its own, alias {_code(settings.alias_name(grant))}, "
-            "whose key policy the storage stack writes."
-        )
-    elif grant.kms_key_arn is not None:
-        facts.append(
-            f"Encrypted with the existing KMS key {_code(grant.kms_key_arn)}. The construct "
-            "does not manage that key's policy: the KMS rows hold once the key policy contains "
-            "the statement the storage stack prints for it (an output `KeyPolicyStatement<n>` "
-            "whose description names the key); until then the admitted principals cannot read "
-            "or write objects encrypted with it."
-        )
-    others = [other.name for other in _key_sharers(settings, grant) if other is not grant]
-    if others:
-        facts.append(
-            f"The same key encrypts {_codes(others)}: KMS permissions belong to the key, so its "
-            "rows are the union of those buckets' KMS grants (the bucket policy alone decides "
-            "what may be written here)."
-        )
     rows = _s3_rows(plan, grant, identities)
     if grant.uses_kms:
         rows += _kms_rows(plan, grant, identities[0])
-    lines = [f"## Bucket `{grant.name}` ({mode})", "", " ".join(facts), "", *_table(rows)]
-    if grant.existing_statements:
-        lines += [
-            "",
-            "Kept from the bucket's existing policy, as given and not analysed here; they may "
-            "admit principals the tables above do not list:",
-            "",
-            "```json",
-            json.dumps(list(grant.existing_statements), indent=2),
-            "```",
-        ]
-    return lines
+    return BucketSection(
+        bucket=grant.name,
+        read_only=grant.read_only,
+        created=grant.create,
+        prefixes=grant.prefixes,
+        key_alias=settings.alias_name(grant) if grant.create_kms_key else None,
+        existing_key_arn=grant.kms_key_arn,
+        key_shared_with=tuple(
+            other.name for other in _key_sharers(settings, grant) if other is not grant
+        ),
+        kept_statements=grant.existing_statements,
+        rows=tuple(rows),
+    )
 
 
 def _work_bucket_section(
     settings: AccessSettings, compute: ComputeSettings, work_bucket: str, own: _Identity
-) -> list[str]:
+) -> WorkBucketSection:
     identity = own.about(work_bucket)
     location = policies.bucket_arn(settings.partition, work_bucket)
     rows = []
@@ -477,33 +556,300 @@ def _work_bucket_section(
         (f"{location}/*", policies.object_actions(read_only=False)),
     ):
         actions = tuple(a for a in sorted(candidates) if _allows(identity, a, resource, {}))
-        rows.append(_Row("Allow", S3_WRITE_HOLDERS, actions, (resource,)))
-    a = _code(compute.account)
+        rows.append(AccessRow(Effect.ALLOW, Who.S3_WRITE_HOLDERS, actions, (resource,)))
+    return WorkBucketSection(work_bucket, compute.account, tuple(rows))
+
+
+def report_data(plan: AccessPlan) -> Report:
+    """The access report of one construct's plan, as sections of rows."""
+    settings = plan.settings
+    identities = {compute.compute.account: _Identity.of(compute) for compute in plan.computes}
+    return Report(
+        storage_account=settings.storage_account,
+        storage_region=settings.storage_region,
+        partition=settings.partition,
+        account_principals=settings.account_principals,
+        principals=_principals_section(settings, identities),
+        computes=tuple(
+            _compute_section(settings, compute, identities[compute.account])
+            for compute in settings.computes
+        ),
+        buckets=tuple(
+            _bucket_section(
+                plan, grant, [identity.about(grant.name) for identity in identities.values()]
+            )
+            for grant in settings.grants
+        ),
+        work_buckets=tuple(
+            _work_bucket_section(
+                settings, compute, compute.work_bucket, identities[compute.account]
+            )
+            for compute in settings.computes
+            if compute.work_bucket is not None
+        ),
+    )
+
+
+# The Markdown rendering: every sentence of the report is below.
+
+_TABLE_HEADER = (
+    "| Decision | Who | Actions | Resources | Only if |",
+    "|---|---|---|---|---|",
+)
+_PARTS_HEADER = ("| Managed policy | Buckets |", "|---|---|")
+_PRINCIPALS_HEADER = ("| Principal | Access to the buckets of B |", "|---|---|")
+_WHO = {
+    Who.ADMITTED: "admitted principals",
+    Who.EVERYONE: "everyone",
+    Who.S3_WRITE_HOLDERS: "principals of this account with the s3-write policy",
+}
+
+
+def _code(text: str) -> str:
+    return f"`{text}`"
+
+
+def _codes(texts: Iterable[str]) -> str:
+    return ", ".join(_code(text) for text in texts)
+
+
+def _listed(texts: Sequence[str]) -> str:
+    """``a``; ``a and b``; ``a, b and c``."""
+    return " and ".join(filter(None, (", ".join(texts[:-1]), texts[-1])))
+
+
+def _clause_text(clause: Clause) -> str:
+    key, values = _code(clause.key), clause.values
+    match clause.comparison:
+        case Comparison.IS:
+            return " or ".join(f"{key} is {_code(value)}" for value in values)
+        case Comparison.MATCHES:
+            return f"{key} matches " + " or ".join(map(_code, values))
+        case Comparison.INCLUDES:
+            return f"{key} includes {_codes(values)}"
+        case Comparison.ABSENT_OR_NOT:
+            return f"{key} is absent or not {_codes(values)}"
+        case Comparison.ABSENT_OR_MATCHES_NONE:
+            return f"{key} is absent or matches none of {_codes(values)}"
+        case unknown:
+            assert_never(unknown)
+
+
+def _access_row_markdown(row: AccessRow) -> str:
+    """An access row as a table row: decision, who, actions, resources, conditions."""
+    resources = _codes(row.resources)
+    if row.excluded:
+        resources += f" except {_codes(row.excluded)}"
+    only_if = "; ".join(_clause_text(clause) for clause in row.clauses)
+    cells = (row.effect.value, _WHO[row.who], _codes(row.actions), resources, only_if)
+    return "| " + " | ".join(cells) + " |"
+
+
+def _managed_policy_row_markdown(row: ManagedPolicyRow) -> str:
+    """A managed-policy row as a table row: the policy, then its buckets."""
+    return f"| {_code(row.policy)} | {_codes(row.buckets)} |"
+
+
+def _attached(row: PrincipalsRow) -> str:
+    """How a compute account's s3-write policy must be attached for the bucket tables to hold."""
+    a = _code(row.accounts[0])
+    if row.s3_write_parts == 1:
+        return f"with the s3-write policy of {a} attached"
+    return f"with all {row.s3_write_parts} managed policies of the s3-write policy of {a} attached"
+
+
+def _principal_text(row: PrincipalsRow) -> str:
+    match row.kind:
+        case PrincipalKind.ADMITTED_ROLES:
+            patterns = " or ".join(map(_code, row.patterns))
+            return (
+                f"Roles of {_code(row.accounts[0])} whose ARN matches {patterns}, and their "
+                f"sessions, {_attached(row)}"
+            )
+        case PrincipalKind.ROLES_UNDER_PATH:
+            return (
+                f"Roles of {_code(row.accounts[0])} under a path that starts with "
+                f"{_code(str(row.path_prefix))} (`*` matches `/` too, so "
+                f"{_code(str(row.example_path))} matches), {_attached(row)}"
+            )
+        case PrincipalKind.WITHOUT_IAM_POLICY:
+            return "The same roles when no IAM policy of their account allows the request"
+        case PrincipalKind.OTHER_COMPUTE_PRINCIPALS:
+            accounts = _listed([_code(account) for account in row.accounts])
+            return f"Every other role and every user of {accounts}, whatever its IAM policies"
+        case PrincipalKind.OTHER_ACCOUNTS:
+            return "Principals of any other account, whatever their IAM policies"
+        case PrincipalKind.ANONYMOUS:
+            return "Anonymous requests"
+        case PrincipalKind.STORAGE_PRINCIPALS:
+            return f"Principals of {_code(row.accounts[0])}"
+        case unknown:
+            assert_never(unknown)
+
+
+def _access_text(row: PrincipalsRow) -> str:
+    match row.access:
+        case Access.AS_TABLES:
+            return "as the bucket tables below list"
+        case Access.NONE:
+            return "none"
+        case Access.OWN_IAM_ONLY:
+            b = _code(row.accounts[0])
+            return f"none from this construct: only what their own IAM policies in {b} allow"
+        case unknown:
+            assert_never(unknown)
+
+
+def _principals_row_markdown(row: PrincipalsRow) -> str:
+    """A principals row as a table row: the kind of caller, then its access."""
+    return f"| {_principal_text(row)} | {_access_text(row)} |"
+
+
+def _principals_markdown(section: PrincipalsSection) -> list[str]:
     return [
-        f"## Work bucket `{work_bucket}` (in {a})",
+        "## Principals",
+        "",
+        *_PRINCIPALS_HEADER,
+        *(_principals_row_markdown(row) for row in section.rows),
+        "",
+        "A role's session (`arn:<partition>:sts::<account>:assumed-role/<role>/<session>`) is "
+        "admitted as the role: the policies test `aws:PrincipalArn`, which is the role's ARN. "
+        "Each compute account's patterns name that account: a role of one compute account is "
+        "not admitted by the prefix or the role names of another.",
+    ]
+
+
+def _compute_markdown(section: ComputeSection) -> list[str]:
+    a = _code(section.account)
+    patterns = " or ".join(_code(pattern) for pattern in section.patterns)
+    facts = [
+        f"Region {_code(section.region)}.",
+        f"Admitted: roles whose ARN matches {patterns}, and their sessions.",
+    ]
+    if section.work_bucket is not None:
+        facts.append(f"Work bucket {_code(section.work_bucket)}, in {a}.")
+    if len(section.rows) == 1:
+        facts.append(
+            f"The s3-write policy is one managed policy, {_code(section.rows[0].policy)} of this "
+            "account's compute stack."
+        )
+        claim = (
+            f"An admitted role of {a} with this managed policy attached (and no other IAM "
+            "policy) may use these buckets:"
+        )
+    else:
+        facts.append(
+            f"The s3-write policy is {len(section.rows)} managed policies of this account's "
+            f"compute stack, each within IAM's {policies.MANAGED_POLICY_LIMIT:,} characters. A "
+            "role reaches a bucket only with the managed policy that grants it attached: attach "
+            "them all (the construct attaches them all to the roles, users and groups it is "
+            "given)."
+        )
+        claim = (
+            f"An admitted role of {a} with only one of these managed policies attached (and "
+            "no other IAM policy) may use the buckets of its row, and no bucket of another row:"
+        )
+    return [
+        f"## Compute account {a}",
+        "",
+        " ".join(facts),
+        "",
+        claim,
+        "",
+        *_PARTS_HEADER,
+        *(_managed_policy_row_markdown(row) for row in section.rows),
+    ]
+
+
+def _bucket_markdown(report: Report, section: BucketSection) -> list[str]:
+    mode = "read-only" if section.read_only else "read-write"
+    origin = "created by the storage stack" if section.created else "an existing bucket"
+    facts = [f"In {_code(report.storage_account)}, {origin}."]
+    if section.prefixes:
+        facts.append(f"Granted key prefixes: {_codes(p + '/' for p in section.prefixes)}.")
+    else:
+        facts.append("Granted on every key.")
+    if section.key_alias is not None:
+        facts.append(
+            f"Encrypted with a KMS key of its own, alias {_code(section.key_alias)}, "
+            "whose key policy the storage stack writes."
+        )
+    elif section.existing_key_arn is not None:
+        facts.append(
+            f"Encrypted with the existing KMS key {_code(section.existing_key_arn)}. The "
+            "construct does not manage that key's policy: the KMS rows hold once the key policy "
+            "contains the statement the storage stack prints for it (an output "
+            "`KeyPolicyStatement<n>` whose description names the key); until then the admitted "
+            "principals cannot read or write objects encrypted with it."
+        )
+    if section.key_shared_with:
+        facts.append(
+            f"The same key encrypts {_codes(section.key_shared_with)}: KMS permissions belong to "
+            "the key, so its rows are the union of those buckets' KMS grants (the bucket policy "
+            "alone decides what may be written here)."
+        )
+    lines = [
+        f"## Bucket `{section.bucket}` ({mode})",
+        "",
+        " ".join(facts),
+        "",
+        *_TABLE_HEADER,
+        *(_access_row_markdown(row) for row in section.rows),
+    ]
+    if section.kept_statements:
+        lines += [
+            "",
+            "Kept from the bucket's existing policy, as given and not analysed here; they may "
+            "admit principals the tables above do not list:",
+            "",
+            "```json",
+            json.dumps(list(section.kept_statements), indent=2),
+            "```",
+        ]
+    return lines
+
+
+def _work_bucket_markdown(section: WorkBucketSection) -> list[str]:
+    a = _code(section.account)
+    return [
+        f"## Work bucket `{section.bucket}` (in {a})",
         "",
         f"Same account as the callers: the s3-write policy alone grants this, to whichever role, "
         f"user or group of {a} it is attached to, Forge or not. The work bucket's own bucket "
         "policy is not managed by this construct.",
         "",
-        *_table(rows),
+        *_TABLE_HEADER,
+        *(_access_row_markdown(row) for row in section.rows),
     ]
 
 
-def _plan_report(plan: AccessPlan) -> list[str]:
-    settings = plan.settings
-    accounts = _listed([_code(compute.account) for compute in settings.computes])
-    b = _code(settings.storage_account)
-    principals = _listed([_code(p) for p in settings.account_principals])
-    fixed = "principal" if len(settings.account_principals) == 1 else "principals"
-    identities = {compute.compute.account: _Identity.of(compute) for compute in plan.computes}
+def _section_markdown(report: Report, section: Section) -> list[str]:
+    match section:
+        case PrincipalsSection():
+            return _principals_markdown(section)
+        case ComputeSection():
+            return _compute_markdown(section)
+        case BucketSection():
+            return _bucket_markdown(report, section)
+        case WorkBucketSection():
+            return _work_bucket_markdown(section)
+        case unknown:
+            assert_never(unknown)
+
+
+def _report_markdown(report: Report) -> list[str]:
+    """The lines of one construct's report."""
+    accounts = _listed([_code(compute.account) for compute in report.computes])
+    b = _code(report.storage_account)
+    principals = _listed([_code(p) for p in report.account_principals])
+    fixed = "principal" if len(report.account_principals) == 1 else "principals"
     lines = [
         f"# Access report: buckets of {b} for Seqera Platform in {accounts}",
         "",
         f"Read off the policies the construct deploys: the s3-write managed policy in each "
         f"compute account ({accounts}), a bucket policy on each bucket of the storage account "
-        f"B ({b}, {_code(settings.storage_region)}) and the key policies of the KMS keys. "
-        f"Partition {_code(settings.partition)}.",
+        f"B ({b}, {_code(report.storage_region)}) and the key policies of the KMS keys. "
+        f"Partition {_code(report.partition)}.",
         "",
         "A request from a compute account to a bucket of B is allowed only when both accounts "
         "allow it: an IAM policy in the compute account (the s3-write policy, once attached to "
@@ -511,18 +857,9 @@ def _plan_report(plan: AccessPlan) -> list[str]:
         "IAM policies a compute account attaches, B admits no more than the Allow rows below. "
         "Every table row is one claim, checked by the project's tests with an IAM policy "
         "evaluator; what no Allow row grants is denied.",
-        "",
-        *_principals_section(settings, identities),
     ]
-    for compute in settings.computes:
-        lines += ["", *_compute_section(settings, compute, identities[compute.account])]
-    for grant in settings.grants:
-        about = [identity.about(grant.name) for identity in identities.values()]
-        lines += ["", *_bucket_section(plan, grant, about)]
-    for compute in settings.computes:
-        if compute.work_bucket is not None:
-            own = identities[compute.account]
-            lines += ["", *_work_bucket_section(settings, compute, compute.work_bucket, own)]
+    for section in report.sections:
+        lines += ["", *_section_markdown(report, section)]
     lines += [
         "",
         "## Block Public Access",
@@ -546,7 +883,7 @@ def access_report(plan: AccessPlan | Sequence[AccessPlan]) -> str:
     every = [plan] if isinstance(plan, AccessPlan) else list(plan)
     lines: list[str] = []
     for index, one in enumerate(every):
-        lines += ([""] if index else []) + _plan_report(one)
+        lines += ([""] if index else []) + _report_markdown(report_data(one))
     return "\n".join(lines) + "\n"
 
 

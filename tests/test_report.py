@@ -7,14 +7,36 @@ That each of its table rows is true is checked against the IAM evaluator in
 from __future__ import annotations
 
 import ast
+import re
+from collections.abc import Sequence
 from pathlib import Path
+
+import pytest
 
 from constructs_lib import BucketGrant
 from constructs_lib.config import ComputeAccount
-from constructs_lib.report import REPORT_FILE, access_report, write_access_report
+from constructs_lib.plan import AccessPlan
+from constructs_lib.report import (
+    REPORT_FILE,
+    Access,
+    AccessRow,
+    BucketSection,
+    ComputeSection,
+    ManagedPolicyRow,
+    PrincipalsRow,
+    PrincipalsSection,
+    Section,
+    Who,
+    WorkBucketSection,
+    access_report,
+    report_data,
+    write_access_report,
+)
 from tests.conftest import (
     COMPUTE_ACCOUNT,
     EXISTING_KEY_ARN,
+    HEAD_JOB_ROLE_ARN,
+    MAXIMAL_GRANTS,
     PROJECT_ROOT,
     REGION,
     STORAGE_ACCOUNT,
@@ -231,6 +253,7 @@ def test_the_report_imports_neither_the_cdk_nor_the_evaluator() -> None:
         "json",
         "collections.abc",
         "dataclasses",
+        "enum",
         "fnmatch",
         "pathlib",
         "typing",
@@ -238,3 +261,112 @@ def test_the_report_imports_neither_the_cdk_nor_the_evaluator() -> None:
         "constructs_lib.config",
         "constructs_lib.plan",
     }
+
+
+Row = PrincipalsRow | ManagedPolicyRow | AccessRow
+TABLE_HEADERS = ("| Decision |", "| Principal |", "| Managed policy |", "|---")
+WHO = {
+    Who.ADMITTED: "admitted principals",
+    Who.EVERYONE: "everyone",
+    Who.S3_WRITE_HOLDERS: "principals of this account with the s3-write policy",
+}
+ACCESS = {
+    Access.AS_TABLES: "as the bucket tables below list",
+    Access.NONE: "none",
+    Access.OWN_IAM_ONLY: "none from this construct: only what their own IAM policies in ",
+}
+
+
+def tables(report: str) -> list[tuple[str, list[list[str]]]]:
+    """Each section heading with the cells of its table rows (not the header rows)."""
+    found: list[tuple[str, list[list[str]]]] = []
+    for line in report.splitlines():
+        if line.startswith("## "):
+            found.append((line[3:], []))
+        elif line.startswith("| ") and not line.startswith(TABLE_HEADERS):
+            found[-1][1].append([cell.strip() for cell in line[1:-1].split(" | ")])
+    return [(heading, rows) for heading, rows in found if rows]
+
+
+def codes(text: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", text)
+
+
+def heading_of(section: Section) -> str:
+    """The heading the section is rendered under."""
+    match section:
+        case PrincipalsSection():
+            return "Principals"
+        case ComputeSection():
+            return f"Compute account `{section.account}`"
+        case BucketSection():
+            mode = "read-only" if section.read_only else "read-write"
+            return f"Bucket `{section.bucket}` ({mode})"
+        case WorkBucketSection():
+            return f"Work bucket `{section.bucket}` (in `{section.account}`)"
+
+
+def renders(row: Row, cells: list[str]) -> bool:
+    """Whether a table row's cells say what the data row holds."""
+    if isinstance(row, ManagedPolicyRow):
+        return codes(cells[0]) == [row.policy] and codes(cells[1]) == list(row.buckets)
+    if isinstance(row, PrincipalsRow):
+        named = {*row.accounts, *row.patterns, row.path_prefix, row.example_path} - {None}
+        parts = row.s3_write_parts
+        return (
+            named <= set(codes(cells[0]))
+            and (parts < 2 or f"with all {parts} managed policies" in cells[0])
+            and cells[1].startswith(ACCESS[row.access])
+        )
+    included, _, excluded = cells[3].partition(" except ")
+    clauses = [clause for clause in cells[4].split("; ") if clause]
+    return (
+        cells[:2] == [row.effect.value, WHO[row.who]]
+        and codes(cells[2]) == list(row.actions)
+        and codes(included) == list(row.resources)
+        and codes(excluded) == list(row.excluded)
+        and len(clauses) == len(row.clauses)
+        and all(
+            codes(text)[0] == clause.key
+            and set(codes(text)[1:]) - {clause.key} == set(clause.values)
+            for text, clause in zip(clauses, row.clauses, strict=True)
+        )
+    )
+
+
+KEPT = {
+    "Sid": "AnalyticsRead",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{STORAGE_ACCOUNT}:role/analytics"},
+    "Action": "s3:GetObject",
+    "Resource": "arn:aws:s3:::kept-b/*",
+}
+RENDERED_PLANS = {
+    "every-kind-of-grant": plan_for(
+        *MAXIMAL_GRANTS,
+        BucketGrant("kept-b", existing_policy={"Version": "2012-10-17", "Statement": [KEPT]}),
+        work_bucket="work-a",
+        forge_role_arns=[HEAD_JOB_ROLE_ARN],
+        compute_accounts=[SECOND, NAMED_ONLY],
+    ),
+    "split-s3-write-policy": plan_for(*many(300), work_bucket="work-a", compute_accounts=[SECOND]),
+}
+
+
+@pytest.mark.parametrize("plan", RENDERED_PLANS.values(), ids=RENDERED_PLANS.keys())
+def test_each_table_row_renders_one_data_row_of_its_section(plan: AccessPlan) -> None:
+    data = report_data(plan)
+    rendered = tables(access_report(plan))
+    assert len(rendered) == len(data.sections)
+    for (heading, rows), section in zip(rendered, data.sections, strict=True):
+        data_rows: Sequence[Row] = section.rows
+        assert heading == heading_of(section)
+        assert len(rows) == len(data_rows), heading
+        for cells, row in zip(rows, data_rows, strict=True):
+            assert renders(row, cells), f"{heading}: {cells} does not render {row}"
+
+
+def test_a_report_for_several_constructs_renders_the_rows_of_each() -> None:
+    plans = list(RENDERED_PLANS.values())
+    expected = [len(section.rows) for plan in plans for section in report_data(plan).sections]
+    assert [len(rows) for _, rows in tables(access_report(plans))] == expected

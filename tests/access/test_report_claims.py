@@ -1,9 +1,9 @@
 """The access report says what the evaluator decides: each table row is one claim, checked.
 
-Each row of ``constructs_lib.report.access_report`` is read back (``claims``) into requests,
-each either claimed allowed or claimed refused, and evaluated on the synthesized templates
-with S3 Block Public Access off and, for allowed S3 requests, on: the report's last claim is
-that RestrictPublicBuckets changes no decision.
+Each row of ``constructs_lib.report.report_data`` (the data ``access_report`` renders) is read
+(``claims``) into requests, each either claimed allowed or claimed refused, and evaluated on
+the synthesized templates with S3 Block Public Access off and, for allowed S3 requests, on:
+the report's last claim is that RestrictPublicBuckets changes no decision.
 
 For an app whose matrix is a sample of its buckets (``Config.sample``), the bucket sections
 checked are those of the first sampled bucket of each storage stack
@@ -15,13 +15,27 @@ full.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from enum import Enum
 
 import pytest
 
-from constructs_lib.report import access_report
+from constructs_lib.report import (
+    Access,
+    AccessRow,
+    BucketSection,
+    Comparison,
+    ComputeSection,
+    ManagedPolicyRow,
+    PrincipalKind,
+    PrincipalsRow,
+    Report,
+    WorkBucketSection,
+    report_data,
+)
 from tests.access.bridge import Decision
-from tests.access.claims import Check, Row, checks, codes, rows
+from tests.access.claims import CALLERS, GRANTED, WAYS, Check, Claim, checks, claims
 from tests.access.configs import CONFIGS, Config
 from tests.access.conftest import Synthesized
 from tests.access.deployment import decide
@@ -29,37 +43,42 @@ from tests.access.deployment import decide
 Outcome = tuple[Check, Decision, Decision | None]
 
 
-def checked_rows(config: Config) -> list[Row]:
-    """The rows of the app's report that are checked: all, or for a sampled app those outside
-    the sections of the buckets that are not reported on."""
-    every, sample = rows(access_report(config.plan)), config.reported_buckets
-    return [
-        row
-        for row in every
-        if sample is None
-        or not row.section.startswith("Bucket ")
-        or codes(row.section)[0] in sample
-    ]
+def checked_report(config: Config) -> Report:
+    """The app's report as checked: whole, or for a sampled app without the sections of the
+    buckets that are not reported on."""
+    report, sample = report_data(config.plan), config.reported_buckets
+    if sample is None:
+        return report
+    return dataclasses.replace(
+        report, buckets=tuple(section for section in report.buckets if section.bucket in sample)
+    )
 
 
-REPORTS = {config.name: checked_rows(config) for config in CONFIGS}
+REPORTS = {config.name: checked_report(config) for config in CONFIGS}
+CLAIMS = {name: claims(report) for name, report in REPORTS.items()}
 
 
-def row_id(config: Config, index: int, row: Row) -> str:
-    """``example:genomics-data-b:row12:Deny:s3:DeleteBucket``, ``example:principals:row2:...``,
-    ``example:compute-111111111111:row9:S3WritePolicy``."""
-    if row.section == "Principals":
-        return f"{config.name}:principals:row{index}:{'-'.join(row.cells[0].split()[:4])}"
-    where = codes(row.section)[0]
-    if row.section.startswith("Compute account "):
-        return f"{config.name}:compute-{where}:row{index}:{codes(row.cells[0])[0]}"
-    return f"{config.name}:{where}:row{index}:{row.cells[0]}:{codes(row.cells[2])[0]}"
+def _slug(member: Enum) -> str:
+    return member.name.lower().replace("_", "-")
+
+
+def claim_id(config: Config, index: int, claim: Claim) -> str:
+    """``example:principals:row1:roles-under-path-111111111111``,
+    ``example:compute-111111111111:row9:S3WritePolicy``,
+    ``example:genomics-data-b:row12:Deny:s3:DeleteBucket``."""
+    row, section = claim.row, claim.section
+    if isinstance(row, PrincipalsRow):
+        return f"{config.name}:principals:row{index}:{'-'.join([_slug(row.kind), *row.accounts])}"
+    if isinstance(row, ManagedPolicyRow) and isinstance(section, ComputeSection):
+        return f"{config.name}:compute-{section.account}:row{index}:{row.policy}"
+    assert isinstance(row, AccessRow) and isinstance(section, BucketSection | WorkBucketSection)
+    return f"{config.name}:{section.bucket}:row{index}:{row.effect.value}:{row.actions[0]}"
 
 
 CASES = [
-    pytest.param(config, index, id=row_id(config, index, row))
+    pytest.param(config, index, id=claim_id(config, index, claim))
     for config in CONFIGS
-    for index, row in enumerate(REPORTS[config.name])
+    for index, claim in enumerate(CLAIMS[config.name])
 ]
 
 
@@ -73,9 +92,8 @@ def outcomes(
     def of(config: Config) -> list[list[Outcome]]:
         if config.name not in done:
             deployment = synthesized(config).deployment
-            report_rows = REPORTS[config.name]
-            brief = config.sample is not None
-            claimed = [checks(deployment, report_rows, row, brief) for row in report_rows]
+            report, brief = REPORTS[config.name], config.sample is not None
+            claimed = [checks(deployment, report, claim, brief) for claim in CLAIMS[config.name]]
             every = [check for row in claimed for check in row]
             decisions = iter(decide(deployment, *zip(*every, strict=True)))
             done[config.name] = [[(check, *next(decisions)) for check in row] for row in claimed]
@@ -95,4 +113,10 @@ def test_the_claim_of_the_report_row_holds(
         if any(d is not None and d.allowed != allowed for d in decisions)
     ]
     assert outcomes(config)[index], "the row claims nothing that can be asked"
-    assert not wrong, REPORTS[config.name][index].line + "\n" + "\n".join(wrong[:10])
+    assert not wrong, f"{CLAIMS[config.name][index].row}\n" + "\n".join(wrong[:10])
+
+
+def test_every_kind_of_principal_access_and_comparison_has_a_claim() -> None:
+    assert set(CALLERS) == set(PrincipalKind)
+    assert set(GRANTED) == set(Access)
+    assert set(WAYS) == set(Comparison)
