@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from constructs_lib.defaults import (
     DEFAULT_FORGE_ROLE_PREFIX,
@@ -494,8 +494,8 @@ def _compute_accounts(options: AccessOptions) -> list[tuple[ComputeAccount, Call
     """Every compute account of the options, the first one first, each with the option name
     of each of its fields (so that an error names what the user set)."""
     first = ComputeAccount(
-        account=str(_environment_value(options.compute_env, "account", "compute_env")),
-        region=str(_environment_value(options.compute_env, "region", "compute_env")),
+        account=cast(str, _environment_value(options.compute_env, "account", "compute_env")),
+        region=cast(str, _environment_value(options.compute_env, "region", "compute_env")),
         forge_role_prefix=options.forge_role_prefix,
         forge_role_arns=options.forge_role_arns,
         work_bucket=options.work_bucket,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from constructs_lib import policies
@@ -118,11 +117,6 @@ class AccessPlan:
             if plan.compute.account == account:
                 return plan
         raise KeyError(f"{account} is not a compute account of this plan")
-
-    @cached_property
-    def grant_by_name(self) -> dict[str, ValidGrant]:
-        """Each grant, by bucket name."""
-        return {grant.name: grant for grant in self.settings.grants}
 
 
 def allow_buckets(settings: AccessSettings) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
+from app import build_app
 from constructs_lib import BucketGrant, ConfigError, CrossAccountBucketAccess
 from constructs_lib.context import options_from_context
 from tests.conftest import (
@@ -318,3 +319,11 @@ def test_a_compute_account_in_context_needs_account_and_region() -> None:
     with pytest.raises(ConfigError) as caught:
         options_from_context(context.get, context)
     assert caught.value.setting == "tower:computeAccounts[0].region"
+
+
+def test_an_account_given_as_a_number_is_refused_not_converted() -> None:
+    context = {**example_context(), "tower:computeAccount": 11111111111}
+    with pytest.raises(ConfigError) as caught:
+        build_app(context)
+    assert caught.value.setting == "tower:computeAccount"
+    assert "got 11111111111" in str(caught.value)

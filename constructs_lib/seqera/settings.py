@@ -41,25 +41,45 @@ class PlatformComputeEnvironment:
     """
 
     name: str
+    """The environment's base name; a hash of its configuration is appended."""
     credentials_id: str
+    """The id of the AWS credentials in Platform that Batch Forge uses."""
     token_secret: str
+    """The name or ARN of the Secrets Manager secret (in A) that holds the access token."""
     work_dir: str
+    """The Nextflow work directory, an ``s3://`` path."""
     api_url: str = DEFAULT_API_URL
+    """Platform's API: Seqera Cloud's, or ``https://<host>/api`` for Enterprise."""
     workspace_id: str | None = None
+    """The numeric workspace id; None for the personal workspace."""
     region: str | None = None
+    """The environment's region; None for the compute account's region."""
     description: str | None = None
+    """A description shown in Platform."""
     forge_type: Literal["SPOT", "EC2"] = DEFAULT_FORGE_TYPE
+    """Batch Forge's instance pricing: Spot or on-demand EC2."""
     min_cpus: int = DEFAULT_MIN_CPUS
+    """The fewest CPUs Batch keeps running."""
     max_cpus: int = DEFAULT_MAX_CPUS
+    """The most CPUs Batch may run."""
     instance_types: Sequence[str] = ()
+    """EC2 instance types to use; empty for Batch's choice."""
     vpc_id: str | None = None
+    """The VPC to run in; None for the account's default."""
     subnets: Sequence[str] = ()
+    """Subnets of that VPC."""
     security_groups: Sequence[str] = ()
+    """Security groups for the instances."""
     fargate_head_job: bool = False
+    """Run the Nextflow head job on Fargate (its role then gets the s3-write policy too)."""
     wave_enabled: bool = False
+    """Use Wave containers."""
     fusion2_enabled: bool = False
+    """Use Fusion v2 (requires Wave)."""
     register_data_links: bool = False
+    """Also add each granted bucket (or prefix) to Data Explorer as a data link."""
     retain_on_delete: bool = False
+    """Keep the environment in Platform when the stack is deleted."""
 
 
 def _require(condition: bool, setting: str, given: object, expected: str) -> None:
