@@ -168,6 +168,16 @@ def options_for(*grants: BucketGrant, **options: Any) -> AccessOptions:
     )
 
 
+def access_for(
+    *grants: BucketGrant, app: cdk.App | None = None, construct_id: str = "Access", **options: Any
+) -> CrossAccountBucketAccess:
+    """The construct for accounts A and B in one region, with ``grants``, in ``app`` (a new
+    App unless given)."""
+    return CrossAccountBucketAccess.from_options(
+        app or cdk.App(), construct_id, options_for(*grants, **options)
+    )
+
+
 def settings_for(*grants: BucketGrant, **options: Any) -> AccessSettings:
     """Validated settings for accounts A and B in one region, with ``grants``."""
     return validate(options_for(*grants, **options))

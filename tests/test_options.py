@@ -20,7 +20,14 @@ from constructs_lib import (
     CrossAccountBucketAccessStage,
 )
 from constructs_lib.context import context_setting, option_keys, options_from_context
-from tests.conftest import COMPUTE_ENV, PROJECT_ROOT, STORAGE_ENV, example_context, template_of
+from tests.conftest import (
+    COMPUTE_ENV,
+    PROJECT_ROOT,
+    STORAGE_ENV,
+    access_for,
+    example_context,
+    template_of,
+)
 
 
 def test_every_option_is_a_keyword_argument_of_the_construct_with_the_same_default() -> None:
@@ -173,27 +180,18 @@ def test_from_options_builds_what_the_keyword_arguments_build() -> None:
 @pytest.mark.parametrize("name", ["1-starts-with-a-digit", "has_underscore", "x" * 101])
 def test_stack_names_must_be_cloudformation_stack_names(name: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        CrossAccountBucketAccess(
-            cdk.App(),
-            "Access",
-            compute_env=COMPUTE_ENV,
-            storage_env=STORAGE_ENV,
-            buckets=[BucketGrant("data-b")],
-            compute_stack_name=name,
-        )
+        access_for(BucketGrant("data-b"), compute_stack_name=name)
     assert caught.value.setting == "compute_stack_name"
+
+
+def many_prefixed(count: int) -> list[BucketGrant]:
+    return [BucketGrant(f"bucket-{n:04d}-b", prefixes=("runs",)) for n in range(count)]
 
 
 @pytest.fixture(scope="module")
 def split() -> CrossAccountBucketAccess:
     """A construct whose s3-write policy needs several managed policies."""
-    return CrossAccountBucketAccess(
-        cdk.App(),
-        "Split",
-        compute_env=COMPUTE_ENV,
-        storage_env=STORAGE_ENV,
-        buckets=[BucketGrant(f"bucket-{n:04d}-b", prefixes=("runs",)) for n in range(200)],
-    )
+    return access_for(*many_prefixed(200))
 
 
 def test_s3_write_policies_are_every_part(split: CrossAccountBucketAccess) -> None:
@@ -209,13 +207,7 @@ def test_s3_write_policy_documents_are_what_is_deployed(split: CrossAccountBucke
 
 def test_attach_s3_write_attaches_every_part_in_the_grantee_account() -> None:
     app = cdk.App()
-    access = CrossAccountBucketAccess(
-        app,
-        "Split",
-        compute_env=COMPUTE_ENV,
-        storage_env=STORAGE_ENV,
-        buckets=[BucketGrant(f"bucket-{n:04d}-b", prefixes=("runs",)) for n in range(200)],
-    )
+    access = access_for(*many_prefixed(200), app=app)
     other = cdk.Stack(app, "Other", env=COMPUTE_ENV)
     access.attach_s3_write(iam.Role.from_role_name(other, "Analyst", "data-analyst"))
     deployed = template_of(access.compute_stack).find_resources("AWS::IAM::ManagedPolicy")
@@ -225,13 +217,7 @@ def test_attach_s3_write_attaches_every_part_in_the_grantee_account() -> None:
 
 def test_attach_s3_write_refuses_a_principal_of_another_account() -> None:
     app = cdk.App()
-    access = CrossAccountBucketAccess(
-        app,
-        "Access",
-        compute_env=COMPUTE_ENV,
-        storage_env=STORAGE_ENV,
-        buckets=[BucketGrant("data-b")],
-    )
+    access = access_for(BucketGrant("data-b"), app=app)
     stranger = cdk.Stack(app, "Stranger", env=cdk.Environment(account="999999999999"))
     with pytest.raises(ConfigError) as caught:
         access.attach_s3_write(iam.Role.from_role_name(stranger, "Role", "someone"))

@@ -20,6 +20,7 @@ from tests.conftest import (
     MAXIMAL_PLATFORM,
     STORAGE_ENV,
     Synthesized,
+    access_for,
     as_list,
     statements_of,
     template_of,
@@ -144,13 +145,8 @@ def test_s3_write_policy_is_attached_to_the_forge_roles_it_made(
 
 
 def test_without_fargate_head_job_only_the_instance_role_gets_the_policy() -> None:
-    app = cdk.App()
-    access = CrossAccountBucketAccess(
-        app,
-        "Access",
-        compute_env=COMPUTE_ENV,
-        storage_env=STORAGE_ENV,
-        buckets=[BucketGrant("data-b")],
+    access = access_for(
+        BucketGrant("data-b"),
         platform=dataclasses.replace(MAXIMAL_PLATFORM, fargate_head_job=False),
     )
     (policy,) = template_of(access.compute_stack).find_resources("AWS::IAM::ManagedPolicy").values()

@@ -19,6 +19,7 @@ from tests.conftest import (
     REGION,
     STORAGE_ENV,
     Synthesized,
+    access_for,
     as_list,
     bucket_policy,
     statements_of,
@@ -296,13 +297,7 @@ def test_created_log_bucket_admits_only_s3_log_delivery_for_this_account(tmp_pat
 
 
 def test_storage_stack_hands_out_created_and_imported_buckets() -> None:
-    access = CrossAccountBucketAccess(
-        cdk.App(),
-        "Buckets",
-        compute_env=COMPUTE_ENV,
-        storage_env=STORAGE_ENV,
-        buckets=[BucketGrant("created-bucket-b", create=True), BucketGrant("whole-bucket-b")],
-    )
+    access = access_for(BucketGrant("created-bucket-b", create=True), BucketGrant("whole-bucket-b"))
     created = access.storage_stack.bucket("created-bucket-b")
     imported = access.storage_stack.bucket("whole-bucket-b")
     assert created is access.storage_stack.created_buckets["created-bucket-b"]
@@ -314,13 +309,7 @@ def test_storage_stack_hands_out_created_and_imported_buckets() -> None:
 @pytest.fixture(scope="module")
 def logged() -> CrossAccountBucketAccess:
     """A construct that creates a bucket, and so a log bucket for its access logs."""
-    return CrossAccountBucketAccess(
-        cdk.App(),
-        "Logged",
-        compute_env=COMPUTE_ENV,
-        storage_env=STORAGE_ENV,
-        buckets=[BucketGrant("created-b", create=True)],
-    )
+    return access_for(BucketGrant("created-b", create=True))
 
 
 def test_the_log_bucket_has_the_secure_settings_of_a_data_bucket(
@@ -351,14 +340,7 @@ def test_the_log_bucket_requires_tls_with_the_data_buckets_statement(
 
 
 def test_a_storage_stack_that_creates_no_bucket_has_no_log_bucket() -> None:
-    app = cdk.App()
-    access = CrossAccountBucketAccess(
-        app,
-        "Existing",
-        compute_env=COMPUTE_ENV,
-        storage_env=STORAGE_ENV,
-        buckets=[BucketGrant("existing-b")],
-    )
+    access = access_for(BucketGrant("existing-b"))
     before = len(access.storage_stack.node.find_all())
     assert access.storage_stack.access_logs_bucket is None
     assert len(access.storage_stack.node.find_all()) == before
