@@ -128,6 +128,7 @@ def test_the_secret_may_be_named_by_its_arn(emulator: PlatformEmulator, provider
         ("ApiUrl", "http://api.example.com", "ApiUrl must be an https URL"),
         ("ApiUrl", "", "Property ApiUrl is required"),
         ("TokenSecret", "", "Property TokenSecret is required"),
+        ("ForgeRolePrefix", "", "Property ForgeRolePrefix is required"),
         ("WorkspaceId", "my-workspace", "WorkspaceId must be a numeric workspace id"),
         ("RetainOnDelete", "yes", "RetainOnDelete must be 'true' or 'false'"),
         ("ComputeEnvironment", "{not json", "Property ComputeEnvironment is not valid JSON"),

@@ -34,7 +34,7 @@ def test_null_laden_answers_are_read_tolerantly(
     provider.run(delete_event(updated.physical_id, renamed))
 
     ce_id = created.physical_id
-    # forgedResources wins over the ForgeRolePrefix property ("TowerForge")
+    # forgedResources wins over the ForgeRolePrefix property ("TowerForge" in these tests)
     assert created.data["InstanceRoleName"] == f"EnterpriseForge-{ce_id}-InstanceRole"
     assert created.data["FargateRoleName"] == f"EnterpriseForge-{ce_id}-FargateRole"
     assert updated.physical_id == ce_id

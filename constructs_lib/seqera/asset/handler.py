@@ -50,7 +50,6 @@ DEADLINE_MARGIN_SECONDS = 10.0
 NAME_MAX_LENGTH = 100  # ComputeEnv.name maxLength in the Seqera OpenAPI spec
 HASH_LENGTH = 8
 BASE_NAME_MAX_LENGTH = NAME_MAX_LENGTH - HASH_LENGTH - 1
-DEFAULT_FORGE_ROLE_PREFIX = "TowerForge"
 GOING = frozenset({"DELETING", "DELETED"})
 FAILED = frozenset({"ERRORED", "INVALID"})
 # Platform ids are short and alphanumeric; CloudFormation invents ids with dashes when a
@@ -193,7 +192,7 @@ def parse_properties(raw: Mapping[str, Any]) -> Properties:
         api_url=api_url,
         workspace_id=workspace_id or None,
         token_secret=_required(raw, "TokenSecret"),
-        forge_role_prefix=str(raw.get("ForgeRolePrefix") or DEFAULT_FORGE_ROLE_PREFIX),
+        forge_role_prefix=_required(raw, "ForgeRolePrefix"),
         retain_on_delete=retain == "true",
         data_links=_data_links(_json(raw, "DataLinks", "[]")),
         compute_env=compute_env,
