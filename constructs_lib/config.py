@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from constructs_lib.defaults import (
+    DEFAULT_ABORT_INCOMPLETE_UPLOADS_DAYS,
+    DEFAULT_ACCESS_LOGS_EXPIRE_DAYS,
+    DEFAULT_FORGE_ROLE_PATH,
     DEFAULT_FORGE_ROLE_PREFIX,
     DEFAULT_MAX_MANAGED_POLICIES,
+    DEFAULT_NONCURRENT_VERSIONS_EXPIRE_DAYS,
     KEY_ALIAS_PREFIX,
 )
 from constructs_lib.errors import ConfigError
@@ -37,6 +41,16 @@ __all__ = [
 
 # IAM's highest quota of managed policies per role or user.
 MAX_MANAGED_POLICIES_QUOTA = 20
+# The rule packs the construct can turn on: cdk-nag's, by their names, and the AWS Control
+# Tower proactive controls (cfn-guard rules).
+NAG_PACKS = (
+    "AwsSolutions",
+    "HIPAA.Security",
+    "NIST.800.53.R5",
+    "PCI.DSS.321",
+    "Serverless",
+    "ControlTower",
+)
 # CloudFormation allows 128 characters; the construct appends "-<account>" or "-<n>".
 STACK_NAME_MAX_LENGTH = 100
 
@@ -50,6 +64,8 @@ _BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9!_.'()=+@,:\- ]+(/[A-Za-z0-9!_.'()=+@,:\- ]+)*$")
 _ROLE_PREFIX_RE = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
+_ROLE_PATH_RE = re.compile(r"^/(?:[A-Za-z0-9+=,.@_-]+/)*$")
+ROLE_PATH_MAX_LENGTH = 512
 _ROLE_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f):iam::"
     r"(?P<account>\d{12}):role/(?P<path_and_name>[A-Za-z0-9+=,.@_/-]+)$"
@@ -144,6 +160,8 @@ class ComputeAccount:
     """The region its compute stack deploys to."""
     forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX
     """Roles whose name starts with this are admitted; None admits only ``forge_role_arns``."""
+    forge_role_path: str = DEFAULT_FORGE_ROLE_PATH
+    """The IAM path of the admitted roles: ``/`` (Batch Forge's) admits no role under a path."""
     forge_role_arns: Sequence[str] = ()
     """Further roles of this account admitted by ARN, such as a head-job role."""
     work_bucket: str | None = None
@@ -170,6 +188,8 @@ class AccessOptions:
     """The buckets of B to grant, one BucketGrant each (at least one)."""
     forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX
     """A's roles whose name starts with this are admitted; None admits only forge_role_arns."""
+    forge_role_path: str = DEFAULT_FORGE_ROLE_PATH
+    """The IAM path of A's admitted roles: ``/`` (Batch Forge's) admits no role under a path."""
     forge_role_arns: Sequence[str] = ()
     """Further roles of A admitted by ARN, such as a head-job role."""
     attach_to: Sequence[Grantee] = ()
@@ -188,6 +208,17 @@ class AccessOptions:
     """The first compute stack's name; None names it ``<construct id>-Compute``."""
     storage_stack_name: str | None = None
     """The storage stack's name; None names it ``<construct id>-Storage``."""
+    abort_incomplete_uploads_days: int | None = DEFAULT_ABORT_INCOMPLETE_UPLOADS_DAYS
+    """Created buckets abort multipart uploads left unfinished this many days; None never."""
+    noncurrent_versions_expire_days: int | None = DEFAULT_NONCURRENT_VERSIONS_EXPIRE_DAYS
+    """Created buckets delete an object version this many days after it stopped being
+    current (a deleted or overwritten object can be restored until then); None keeps them."""
+    access_logs_expire_days: int | None = DEFAULT_ACCESS_LOGS_EXPIRE_DAYS
+    """The created access-log bucket deletes log records after this many days; None keeps
+    them. Current data objects are never expired by the construct."""
+    nag_packs: Sequence[str] = ()
+    """Rule packs to check the stacks with at synth: any of ``NAG_PACKS``. The app turns on
+    those of ``tower:nagPacks``; a library user may instead add packs to the app."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +247,7 @@ class ComputeSettings:
     account: str
     region: str
     forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX
+    forge_role_path: str = DEFAULT_FORGE_ROLE_PATH
     forge_role_arns: tuple[str, ...] = ()
     work_bucket: str | None = None
     attach_to: tuple[Grantee, ...] = field(default=(), compare=False)
@@ -223,12 +255,21 @@ class ComputeSettings:
     @property
     def principal_patterns(self) -> tuple[str, ...]:
         """``aws:PrincipalArn`` patterns of the roles admitted from this account."""
-        prefix = (
-            ()
-            if self.forge_role_prefix is None
-            else (f"arn:{self.partition}:iam::{self.account}:role/{self.forge_role_prefix}*",)
-        )
-        return (*prefix, *self.forge_role_arns)
+        return (*self.prefix_pattern, *self.forge_role_arns)
+
+    @property
+    def prefix_pattern(self) -> tuple[str, ...]:
+        """The pattern of the roles the Forge prefix admits (none without a prefix)."""
+        if self.forge_role_prefix is None:
+            return ()
+        role = f"role{self.forge_role_path}{self.forge_role_prefix}"
+        return (f"arn:{self.partition}:iam::{self.account}:{role}*",)
+
+    @property
+    def deeper_pattern(self) -> tuple[str, ...]:
+        """The roles the prefix pattern would also match under a deeper path (``*`` matches
+        ``/``), which the policies refuse: ``role/TowerForge-team/any-name``."""
+        return tuple(f"{pattern}/*" for pattern in self.prefix_pattern)
 
     @property
     def account_principal(self) -> str:
@@ -249,6 +290,10 @@ class AccessSettings:
     access_logs_bucket: str | None = None
     max_managed_policies: int = DEFAULT_MAX_MANAGED_POLICIES
     platform: PlatformComputeEnvironment | None = None
+    abort_incomplete_uploads_days: int | None = DEFAULT_ABORT_INCOMPLETE_UPLOADS_DAYS
+    noncurrent_versions_expire_days: int | None = DEFAULT_NONCURRENT_VERSIONS_EXPIRE_DAYS
+    access_logs_expire_days: int | None = DEFAULT_ACCESS_LOGS_EXPIRE_DAYS
+    nag_packs: tuple[str, ...] = ()
 
     @property
     def primary(self) -> ComputeSettings:
@@ -342,6 +387,67 @@ def _check_role_prefix(prefix: object, setting: str) -> str | None:
             "only forge_role_arns",
         )
     return prefix
+
+
+def _check_role_path(path: object, setting: str) -> str:
+    if (
+        not isinstance(path, str)
+        or not _ROLE_PATH_RE.match(path)
+        or len(path) > ROLE_PATH_MAX_LENGTH
+    ):
+        raise ConfigError(
+            setting,
+            path,
+            "an IAM path without wildcards: '/' (Batch Forge's roles have none) or a path "
+            "such as '/tower/' (letters, digits and +=,.@_- between slashes)",
+        )
+    return path
+
+
+def _check_lifecycle(options: AccessOptions) -> None:
+    for name in (
+        "abort_incomplete_uploads_days",
+        "noncurrent_versions_expire_days",
+        "access_logs_expire_days",
+    ):
+        days = getattr(options, name)
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+            raise ConfigError(name, days, "a whole number of days (1 or more), or None to keep")
+
+
+def _check_nag_packs(packs: object) -> tuple[str, ...]:
+    if isinstance(packs, (str, bytes)) or not isinstance(packs, Iterable):
+        raise ConfigError("nag_packs", packs, f"a list of rule packs out of {list(NAG_PACKS)}")
+    checked: list[str] = []
+    for index, pack in enumerate(packs):
+        if pack not in NAG_PACKS or pack in checked:
+            raise ConfigError(
+                f"nag_packs[{index}]", pack, f"each of {list(NAG_PACKS)} at most once"
+            )
+        checked.append(pack)
+    return tuple(checked)
+
+
+def check_log_key(arn: str | None, partition: str, compute: ComputeSettings) -> None:
+    """A key for the custom resource's log groups must be a key of the first compute account,
+    in its region: CloudWatch Logs uses keys of the log group's region."""
+    if arn is None:
+        return
+    match = _KMS_KEY_ARN_RE.match(arn) if isinstance(arn, str) else None
+    if (
+        match is None
+        or match["kind"] != "key"
+        or match["partition"] != partition
+        or match["account"] != compute.account
+        or match["region"] != compute.region
+    ):
+        raise ConfigError(
+            "platform.log_key_arn",
+            arn,
+            f"the full ARN of a KMS key of the compute account {compute.account} in "
+            f"{compute.region}, such as 'arn:{partition}:kms:{compute.region}:"
+            f"{compute.account}:key/<key-id>'",
+        )
 
 
 def _check_role_arns(arns: object, partition: str, account: str, setting: str) -> tuple[str, ...]:
@@ -497,6 +603,7 @@ def _compute_accounts(options: AccessOptions) -> list[tuple[ComputeAccount, Call
         account=cast(str, _environment_value(options.compute_env, "account", "compute_env")),
         region=cast(str, _environment_value(options.compute_env, "region", "compute_env")),
         forge_role_prefix=options.forge_role_prefix,
+        forge_role_path=options.forge_role_path,
         forge_role_arns=options.forge_role_arns,
         work_bucket=options.work_bucket,
         attach_to=options.attach_to,
@@ -529,6 +636,7 @@ def _check_compute(
             f"a region in the same partition as the other accounts ({partition})",
         )
     prefix = _check_role_prefix(compute.forge_role_prefix, name_of("forge_role_prefix"))
+    path = _check_role_path(compute.forge_role_path, name_of("forge_role_path"))
     role_arns = _check_role_arns(
         compute.forge_role_arns, region_partition, account, name_of("forge_role_arns")
     )
@@ -553,6 +661,7 @@ def _check_compute(
         account=account,
         region=str(compute.region),
         forge_role_prefix=prefix,
+        forge_role_path=path,
         forge_role_arns=role_arns,
         work_bucket=work,
         attach_to=tuple(compute.attach_to),
@@ -618,6 +727,8 @@ def validate(options: AccessOptions) -> AccessSettings:
             )
         named.append(checked.account)
         computes.append(checked)
+    _check_lifecycle(options)
+    packs = _check_nag_packs(options.nag_packs)
     limit = options.max_managed_policies
     if (
         isinstance(limit, bool)
@@ -633,6 +744,9 @@ def validate(options: AccessOptions) -> AccessSettings:
     logs = options.access_logs_bucket
     _check_stack_name(options.compute_stack_name, "compute_stack_name")
     _check_stack_name(options.storage_stack_name, "storage_stack_name")
+    platform = None if options.platform is None else validate_platform(options.platform)
+    if platform is not None:
+        check_log_key(platform.log_key_arn, partition, computes[0])
     return AccessSettings(
         partition=partition,
         storage_account=storage,
@@ -641,5 +755,9 @@ def validate(options: AccessOptions) -> AccessSettings:
         computes=tuple(computes),
         access_logs_bucket=None if logs is None else check_bucket_name(logs, "access_logs_bucket"),
         max_managed_policies=limit,
-        platform=None if options.platform is None else validate_platform(options.platform),
+        platform=platform,
+        abort_incomplete_uploads_days=options.abort_incomplete_uploads_days,
+        noncurrent_versions_expire_days=options.noncurrent_versions_expire_days,
+        access_logs_expire_days=options.access_logs_expire_days,
+        nag_packs=packs,
     )

@@ -21,8 +21,12 @@ from constructs_lib.config import (
 )
 from constructs_lib.defaults import (
     COMPUTE_STACK_SUFFIX,
+    DEFAULT_ABORT_INCOMPLETE_UPLOADS_DAYS,
+    DEFAULT_ACCESS_LOGS_EXPIRE_DAYS,
+    DEFAULT_FORGE_ROLE_PATH,
     DEFAULT_FORGE_ROLE_PREFIX,
     DEFAULT_MAX_MANAGED_POLICIES,
+    DEFAULT_NONCURRENT_VERSIONS_EXPIRE_DAYS,
     STORAGE_STACK_SUFFIX,
 )
 from constructs_lib.plan import AccessPlan, plan_access
@@ -73,6 +77,7 @@ class CrossAccountBucketAccess(Construct):
         storage_env: Environment,
         buckets: Sequence[BucketGrant],
         forge_role_prefix: str | None = DEFAULT_FORGE_ROLE_PREFIX,
+        forge_role_path: str = DEFAULT_FORGE_ROLE_PATH,
         forge_role_arns: Sequence[str] = (),
         attach_to: Sequence[Grantee] = (),
         work_bucket: str | None = None,
@@ -82,12 +87,17 @@ class CrossAccountBucketAccess(Construct):
         max_managed_policies: int = DEFAULT_MAX_MANAGED_POLICIES,
         compute_stack_name: str | None = None,
         storage_stack_name: str | None = None,
+        abort_incomplete_uploads_days: int | None = DEFAULT_ABORT_INCOMPLETE_UPLOADS_DAYS,
+        noncurrent_versions_expire_days: int | None = DEFAULT_NONCURRENT_VERSIONS_EXPIRE_DAYS,
+        access_logs_expire_days: int | None = DEFAULT_ACCESS_LOGS_EXPIRE_DAYS,
+        nag_packs: Sequence[str] = (),
     ) -> None:
         self.options = AccessOptions(
             compute_env=compute_env,
             storage_env=storage_env,
             buckets=buckets,
             forge_role_prefix=forge_role_prefix,
+            forge_role_path=forge_role_path,
             forge_role_arns=forge_role_arns,
             attach_to=attach_to,
             work_bucket=work_bucket,
@@ -97,6 +107,10 @@ class CrossAccountBucketAccess(Construct):
             max_managed_policies=max_managed_policies,
             compute_stack_name=compute_stack_name,
             storage_stack_name=storage_stack_name,
+            abort_incomplete_uploads_days=abort_incomplete_uploads_days,
+            noncurrent_versions_expire_days=noncurrent_versions_expire_days,
+            access_logs_expire_days=access_logs_expire_days,
+            nag_packs=nag_packs,
         )
         self.plan: AccessPlan = plan_access(self.options, construct_id)
         self.settings = self.plan.settings

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from constructs_lib.defaults import (
     DEFAULT_API_URL,
     DEFAULT_FORGE_TYPE,
+    DEFAULT_LOG_RETENTION_DAYS,
     DEFAULT_MAX_CPUS,
     DEFAULT_MIN_CPUS,
 )
@@ -29,6 +30,13 @@ _SECRET_RE = re.compile(
 # Platform access tokens are base64 of a JSON object, so they start like this.
 _TOKEN_LOOKALIKE = "eyJ"
 _WORK_DIR_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
+_SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SECURITY_GROUP_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
+# The retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,20 @@ class PlatformComputeEnvironment:
     """Also add each granted bucket (or prefix) to Data Explorer as a data link."""
     retain_on_delete: bool = False
     """Keep the environment in Platform when the stack is deleted."""
+    handler_subnets: Sequence[str] = ()
+    """Subnets for the custom resource's Lambda functions (with ``handler_security_groups``),
+    for example to reach an Enterprise install behind a private endpoint; none runs them
+    outside a VPC, which they need only to call Platform's API."""
+    handler_security_groups: Sequence[str] = ()
+    """Security groups for the custom resource's Lambda functions in ``handler_subnets``."""
+    handler_reserved_concurrency: int | None = None
+    """Concurrency reserved for each of the custom resource's functions; None reserves none
+    (an account's first 10 cannot be reserved)."""
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+    """How long the custom resource's log groups keep their records, in days."""
+    log_key_arn: str | None = None
+    """A KMS key of the compute account (and region) to encrypt the custom resource's log
+    groups with; None creates one."""
 
 
 def _require(condition: bool, setting: str, given: object, expected: str) -> None:
@@ -142,7 +164,47 @@ def validate_platform(platform: object) -> PlatformComputeEnvironment:
         (p.min_cpus, p.max_cpus),
         "0 <= min_cpus <= max_cpus and max_cpus > 0",
     )
+    _check_ids(p.handler_subnets, _SUBNET_RE, "handler_subnets", "subnet-0123456789abcdef0")
+    _check_ids(
+        p.handler_security_groups,
+        _SECURITY_GROUP_RE,
+        "handler_security_groups",
+        "sg-0123456789abcdef0",
+    )
+    _require(
+        bool(p.handler_subnets) == bool(p.handler_security_groups),
+        "handler_security_groups",
+        list(p.handler_security_groups),
+        "security groups exactly when handler_subnets are given (a function in a VPC needs both)",
+    )
+    concurrency = p.handler_reserved_concurrency
+    _require(
+        concurrency is None
+        or (
+            isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency >= 1
+        ),
+        "handler_reserved_concurrency",
+        concurrency,
+        "a whole number of 1 or more, or None to reserve none",
+    )
+    _require(
+        p.log_retention_days in LOG_RETENTION_DAYS and not isinstance(p.log_retention_days, bool),
+        "log_retention_days",
+        p.log_retention_days,
+        f"one of CloudWatch Logs' retention periods in days: {list(LOG_RETENTION_DAYS)}",
+    )
     return p
+
+
+def _check_ids(ids: object, pattern: re.Pattern[str], setting: str, example: str) -> None:
+    _require(
+        not isinstance(ids, (str, bytes))
+        and isinstance(ids, Sequence)
+        and all(isinstance(i, str) and pattern.match(i) for i in ids),
+        setting,
+        ids,
+        f"a list of ids such as {example!r}",
+    )
 
 
 def compute_env_request(
