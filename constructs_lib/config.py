@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -656,7 +657,7 @@ def _check_compute(
         raise ConfigError(work_setting, work, "the compute account's own bucket, not a granted one")
     for index, grantee in enumerate(compute.attach_to):
         grantee_kind(grantee, f"{name_of('attach_to')}[{index}]")
-    return ComputeSettings(
+    checked = ComputeSettings(
         partition=region_partition,
         account=account,
         region=str(compute.region),
@@ -666,6 +667,16 @@ def _check_compute(
         work_bucket=work,
         attach_to=tuple(compute.attach_to),
     )
+    for index, arn in enumerate(role_arns):
+        if any(fnmatchcase(arn, pattern) for pattern in checked.deeper_pattern):
+            raise ConfigError(
+                f"{name_of('forge_role_arns')}[{index}]",
+                arn,
+                f"a role the policies can admit: roles under a path below "
+                f"'{checked.forge_role_path}' whose name starts with "
+                f"'{checked.forge_role_prefix}' are refused; set forge_role_path instead",
+            )
+    return checked
 
 
 def _check_stack_name(name: object, setting: str) -> None:

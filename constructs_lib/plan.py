@@ -67,13 +67,13 @@ class ComputePlan:
 
 @dataclass(frozen=True)
 class KeyRequest:
-    """The statement the administrator of an existing key must add to its key policy: one
-    per key, with write actions if any bucket it encrypts is granted read-write."""
+    """The statements the administrator of an existing key must add to its key policy: one
+    request per key, for every bucket it encrypts."""
 
     output_id: str
     key_arn: str
     buckets: tuple[str, ...]
-    statement: Statement
+    statements: tuple[Statement, ...]
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,9 @@ class AccessPlan:
     storages: tuple[StoragePlan, ...]
     bucket_policies: Mapping[str, Document]
     """Each granted bucket's policy, by bucket name."""
-    key_statements: Mapping[str, Statement]
-    """The key-policy statement for the key of each KMS-encrypted bucket, by bucket name: a
-    created key's own, or the one its administrator is asked to add to an existing key."""
+    key_statements: Mapping[str, tuple[Statement, ...]]
+    """The key-policy statements for the key of each KMS-encrypted bucket, by bucket name: a
+    created key's own, or those its administrator is asked to add to an existing key."""
     platform: PlatformPlan | None
 
     def compute(self, account: str) -> ComputePlan:
@@ -142,7 +142,7 @@ def _split_s3_write(settings: AccessSettings, compute: ComputeSettings) -> tuple
     limit. Each bucket's part depends only on its name and the number of parts, so a deploy
     moves no grant needlessly."""
     entries = _entries(settings, compute.work_bucket)
-    whole = policies.identity_document(settings, entries)
+    whole = policies.identity_document(settings, entries, compute.account)
     size = policies.compact_size(whole)
     if size <= policies.MANAGED_POLICY_LIMIT:
         return (whole,)
@@ -151,7 +151,9 @@ def _split_s3_write(settings: AccessSettings, compute: ComputeSettings) -> tuple
         groups: dict[int, list[policies.Entry]] = {}
         for entry in entries:
             groups.setdefault(group_of(entry.name, count), []).append(entry)
-        parts = tuple(policies.identity_document(settings, groups[n]) for n in sorted(groups))
+        parts = tuple(
+            policies.identity_document(settings, groups[n], compute.account) for n in sorted(groups)
+        )
         if all(policies.compact_size(part) <= policies.MANAGED_POLICY_LIMIT for part in parts):
             return parts
         count += 1
@@ -165,7 +167,9 @@ def _too_many_policies(
     budget = settings.max_managed_policies * policies.MANAGED_POLICY_LIMIT
     reached, culprit = 0, entries[-1]
     for entry in entries:
-        reached += policies.compact_size(policies.identity_document(settings, [entry]))
+        reached += policies.compact_size(
+            policies.identity_document(settings, [entry], compute.account)
+        )
         if reached > budget:
             culprit = entry
             break
@@ -237,13 +241,12 @@ def _key_requests(settings: AccessSettings) -> list[KeyRequest]:
             by_key.setdefault(grant.kms_key_arn, []).append(grant)
     requests = []
     for number, (key_arn, grants) in enumerate(by_key.items(), start=1):
-        widest = min(grants, key=lambda grant: grant.read_only)
         requests.append(
             KeyRequest(
                 output_id=f"{KEY_POLICY_STATEMENT}{number}",
                 key_arn=key_arn,
                 buckets=tuple(grant.name for grant in grants),
-                statement=policies.key_policy_statement(settings, widest),
+                statements=tuple(policies.key_policy_statements(settings, grants, created=False)),
             )
         )
     return requests
@@ -297,12 +300,12 @@ def plan_access(options: AccessOptions, construct_id: str) -> AccessPlan:
         )
     requests = _key_requests(settings)
     key_statements = {
-        grant.name: policies.key_policy_statement(settings, grant)
+        grant.name: tuple(policies.key_policy_statements(settings, [grant], created=True))
         for grant in settings.grants
         if grant.create_kms_key
     }
     for request in requests:
-        key_statements.update(dict.fromkeys(request.buckets, request.statement))
+        key_statements.update(dict.fromkeys(request.buckets, request.statements))
     storages = []
     for index, grants in enumerate(storage_layout(settings)):
         keys_here = {grant.kms_key_arn for grant in grants}

@@ -36,8 +36,22 @@ CONSTRUCT_BUCKET_POLICY_SIDS = (
     "ForgeList",
     "ForgeLocation",
     "ForgeObjects",
+    "DenyOtherEncryption",
+    "DenyOtherKeys",
+    "DenyCustomerKeys",
     "DenyInsecureTransport",
 )
+PRINCIPAL_ARN = "aws:PrincipalArn"
+# The account that owns the bucket a request names: S3 sets it on every request.
+RESOURCE_ACCOUNT = "s3:ResourceAccount"
+# What a write asks of encryption: the kind, the KMS key, and a key of the caller's (SSE-C).
+SSE = "s3:x-amz-server-side-encryption"
+SSE_KMS_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+SSE_CUSTOMER_ALGORITHM = "s3:x-amz-server-side-encryption-customer-algorithm"
+# The bucket (with S3 Bucket Keys) or the object (without) S3 names when it uses a KMS key.
+S3_ENCRYPTION_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
+SSE_KMS = "aws:kms"
+SSE_S3 = "AES256"
 
 _DNS_SUFFIX = {
     "aws": "amazonaws.com",
@@ -127,6 +141,27 @@ def _grant_statements(
     return [*bucket_statements, objects]
 
 
+def encryption_context(partition: str, buckets: Sequence[str]) -> list[str]:
+    """The ``kms:EncryptionContext:aws:s3:arn`` values of S3's key use for ``buckets``: the
+    bucket's ARN (with S3 Bucket Keys) or an object's (without)."""
+    return [
+        arn
+        for bucket in buckets
+        for arn in (bucket_arn(partition, bucket), f"{bucket_arn(partition, bucket)}/*")
+    ]
+
+
+def bucket_key(settings: AccessSettings, grant: ValidGrant) -> str:
+    """The key a write to ``grant``'s bucket may name: the existing key's ARN, or for a key
+    the storage stack creates (whose ARN is unknown until deployed) a pattern of the storage
+    account's keys in its region; each key's policy admits it for its own bucket only."""
+    if grant.kms_key_arn is not None:
+        return grant.kms_key_arn
+    return (
+        f"arn:{settings.partition}:kms:{settings.storage_region}:{settings.storage_account}:key/*"
+    )
+
+
 def key_region(settings: AccessSettings, grant: ValidGrant) -> str:
     """The region of the key that encrypts ``grant``'s bucket."""
     if grant.kms_key_arn is not None:
@@ -143,7 +178,9 @@ def _kms_statements(
     by its full ARN. A key the storage stack creates has no ARN known at synth time in the
     other account, so the statement names the storage account's keys and narrows them to the
     key's alias with ``kms:ResourceAliases``; the key policy in B, which names the compute
-    accounts, is the other half that both must allow.
+    accounts, is the other half that both must allow. Key use is bound to the statement's
+    buckets by the encryption context S3 sends, so a read-only grant cannot make data keys
+    for its bucket even when its key also serves a read-write one.
     """
     groups: dict[tuple[bool, str, bool], list[ValidGrant]] = {}
     for grant in grants:
@@ -158,13 +195,15 @@ def _kms_statements(
                 f"arn:{settings.partition}:kms:{region}:{settings.storage_account}:key/*"
             )
             aliases = one_or_many([settings.alias_name(grant) for grant in members])
-            condition = {
+            condition: dict[str, Any] = {
                 "StringEquals": via_s3,
                 "ForAnyValue:StringEquals": {"kms:ResourceAliases": aliases},
             }
         else:
             resource = one_or_many(sorted({str(grant.kms_key_arn) for grant in members}))
             condition = {"StringEquals": via_s3}
+        contexts = encryption_context(settings.partition, [grant.name for grant in members])
+        condition["StringLike"] = {S3_ENCRYPTION_CONTEXT: contexts}
         statements.append(
             {
                 "Sid": sid if len(groups) == 1 else f"{sid}{number}",
@@ -187,8 +226,55 @@ class Entry:
     grant: ValidGrant | None
 
 
-def identity_document(settings: AccessSettings, entries: Sequence[Entry]) -> Document:
-    """A compact s3-write document: buckets that need the same statement share it."""
+def _owned_by(account: str, statement: Statement) -> Statement:
+    """``statement`` allowed only on buckets of ``account``: were a granted bucket deleted and
+    its name taken in another account, the Forge roles would not write into it."""
+    owner = {RESOURCE_ACCOUNT: account}
+    condition = {**statement.get("Condition", {}), "StringEquals": owner}
+    return {**statement, "Condition": condition}
+
+
+def _work_bucket_statements(partition: str, work_bucket: str, account: str) -> list[Statement]:
+    """The compute account's own work bucket: read-write, while it is that account's."""
+    location = bucket_arn(partition, work_bucket)
+    return [
+        _owned_by(
+            account,
+            {
+                "Sid": "WorkBucket",
+                "Effect": "Allow",
+                "Action": list(BUCKET_ACTIONS),
+                "Resource": location,
+            },
+        ),
+        _owned_by(
+            account,
+            {
+                "Sid": "WorkBucketObjects",
+                "Effect": "Allow",
+                "Action": object_actions(read_only=False),
+                "Resource": f"{location}/*",
+            },
+        ),
+    ]
+
+
+def identity_document(
+    settings: AccessSettings, entries: Sequence[Entry], compute_account: str
+) -> Document:
+    """A compact s3-write document: granted buckets that need the same statement share it,
+    each statement bound to the storage account; the work bucket (an entry without a grant)
+    is bound to ``compute_account``, whose bucket it is."""
+    document = _granted_document(settings, [e for e in entries if e.grant is not None])
+    for entry in entries:
+        if entry.grant is None:
+            document["Statement"] += _work_bucket_statements(
+                settings.partition, entry.name, compute_account
+            )
+    return document
+
+
+def _granted_document(settings: AccessSettings, entries: Sequence[Entry]) -> Document:
     partition = settings.partition
     statements: list[Statement] = []
     whole = [bucket_arn(partition, e.name) for e in entries if not e.prefixes]
@@ -240,14 +326,26 @@ def identity_document(settings: AccessSettings, entries: Sequence[Entry]) -> Doc
                     "Resource": one_or_many(objects),
                 }
             )
+    statements = [_owned_by(settings.storage_account, statement) for statement in statements]
     grants = [entry.grant for entry in entries if entry.grant is not None]
     statements += _kms_statements(settings, grants, "UseBucketKeys")
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
 def principal_condition(settings: AccessSettings) -> dict[str, Any]:
-    """The condition that narrows the compute accounts to their Forge (and named) roles."""
-    return {"ArnLike": {"aws:PrincipalArn": one_or_many(list(settings.principal_patterns))}}
+    """The condition that narrows the compute accounts to their Forge (and named) roles.
+
+    ``*`` in ``ArnLike`` also matches ``/``, so ``role/TowerForge*`` would admit
+    ``role/TowerForge-team/any-name``; ``ArnNotLike`` refuses roles deeper than the path the
+    prefix was given for (Batch Forge's roles have none).
+    """
+    condition: dict[str, Any] = {
+        "ArnLike": {PRINCIPAL_ARN: one_or_many(list(settings.principal_patterns))}
+    }
+    deeper = [pattern for compute in settings.computes for pattern in compute.deeper_pattern]
+    if deeper:
+        condition["ArnNotLike"] = {PRINCIPAL_ARN: one_or_many(deeper)}
+    return condition
 
 
 def account_principal(settings: AccessSettings) -> dict[str, str | list[str]]:
@@ -287,6 +385,7 @@ def bucket_policy_document(settings: AccessSettings, grant: ValidGrant) -> Docum
                 "Condition": condition,
             }
         )
+    statements += _encryption_denies(settings, grant)
     statements.append(deny_insecure_transport(bucket_arn(settings.partition, grant.name)))
     statements += [
         kept
@@ -296,20 +395,96 @@ def bucket_policy_document(settings: AccessSettings, grant: ValidGrant) -> Docum
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
-def key_policy_statement(settings: AccessSettings, grant: ValidGrant) -> Statement:
-    """The key-policy statement in B that lets A's Forge roles use the bucket's key via S3."""
-    region = key_region(settings, grant)
-    return {
-        "Sid": "ForgeRolesUseKeyThroughS3",
-        "Effect": "Allow",
+def _encryption_denies(settings: AccessSettings, grant: ValidGrant) -> list[Statement]:
+    """Writes by the compute accounts that would leave objects the bucket's owner cannot
+    read, or that its encryption settings do not allow, are refused: another kind of
+    encryption than the bucket's, another KMS key than the bucket's, or a key of the caller's
+    own (SSE-C). A write without encryption headers gets the bucket's default and passes: each
+    refusal tests that its header is present (``Null`` false), since a negated operator, or
+    ``...IfExists``, would also hold when it is absent. S3 authorizes ``PutObject``,
+    ``CreateMultipartUpload`` and copies all as ``s3:PutObject``. A read-only grant writes
+    nothing, so it needs none of them."""
+    if grant.read_only:
+        return []
+    refused = {
+        "Effect": "Deny",
         "Principal": account_principal(settings),
-        "Action": one_or_many(kms_actions(grant.read_only)),
-        "Resource": "*",
-        "Condition": {
-            **principal_condition(settings),
-            "StringEquals": {"kms:ViaService": s3_service_principal(settings.partition, region)},
-        },
+        "Action": "s3:PutObject",
+        "Resource": f"{bucket_arn(settings.partition, grant.name)}/*",
     }
+    kind = SSE_KMS if grant.uses_kms else SSE_S3
+    statements: list[Statement] = [
+        {
+            "Sid": "DenyOtherEncryption",
+            **refused,
+            "Condition": {"Null": {SSE: "false"}, "StringNotEquals": {SSE: kind}},
+        }
+    ]
+    if grant.uses_kms:
+        statements.append(
+            {
+                "Sid": "DenyOtherKeys",
+                **refused,
+                "Condition": {
+                    "Null": {SSE_KMS_KEY: "false"},
+                    "StringNotLike": {SSE_KMS_KEY: bucket_key(settings, grant)},
+                },
+            }
+        )
+    statements.append(
+        {
+            "Sid": "DenyCustomerKeys",
+            **refused,
+            "Condition": {"Null": {SSE_CUSTOMER_ALGORITHM: "false"}},
+        }
+    )
+    return statements
+
+
+def key_policy_statements(
+    settings: AccessSettings, grants: Sequence[ValidGrant], created: bool
+) -> list[Statement]:
+    """The key-policy statements in B that let A's Forge roles use a key through S3, for the
+    buckets it encrypts (``grants``): decrypt for each, data keys for the read-write ones,
+    each bound to its buckets by the encryption context. A key the storage stack creates also
+    refuses A any grant that is not for an AWS resource (S3 needs none)."""
+    region = key_region(settings, grants[0])
+    via_s3 = {"kms:ViaService": s3_service_principal(settings.partition, region)}
+    statements: list[Statement] = []
+    for read_only, sid in (
+        (False, "ForgeRolesUseKeyThroughS3"),
+        (True, "ForgeRolesDecryptThroughS3"),
+    ):
+        buckets = [grant.name for grant in grants if grant.read_only == read_only]
+        if buckets:
+            statements.append(
+                {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Principal": account_principal(settings),
+                    "Action": one_or_many(kms_actions(read_only)),
+                    "Resource": "*",
+                    "Condition": {
+                        **principal_condition(settings),
+                        "StringEquals": via_s3,
+                        "StringLike": {
+                            S3_ENCRYPTION_CONTEXT: encryption_context(settings.partition, buckets)
+                        },
+                    },
+                }
+            )
+    if created:
+        statements.append(
+            {
+                "Sid": "DenyGrantsOutsideAws",
+                "Effect": "Deny",
+                "Principal": account_principal(settings),
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "false"}},
+            }
+        )
+    return statements
 
 
 def compact_size(document: Document) -> int:

@@ -53,6 +53,12 @@ class Comparison(Enum):
     """The key is absent or equals none of the values."""
     ABSENT_OR_MATCHES_NONE = auto()
     """The key is absent or matches none of the value patterns."""
+    PRESENT = auto()
+    """The key is present, whatever its value."""
+    PRESENT_AND_NOT = auto()
+    """The key is present and equals none of the values."""
+    PRESENT_AND_MATCHES_NONE = auto()
+    """The key is present and matches none of the value patterns."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,9 @@ class PrincipalKind(Enum):
     """Roles of ``accounts[0]`` whose ARN matches ``patterns``, and their sessions, holding
     every managed policy of that account's s3-write policy."""
     ROLES_UNDER_PATH = auto()
-    """Roles of ``accounts[0]`` whose path starts with ``path_prefix`` (``example_path`` is
-    one), holding every managed policy of that account's s3-write policy."""
+    """Roles of ``accounts[0]`` under a path deeper than ``path`` whose name starts with
+    ``path_prefix`` (``example_path`` is one), which ``*`` in the admitted pattern would
+    match: refused, whatever their IAM policies."""
     WITHOUT_IAM_POLICY = auto()
     """The admitted roles when no IAM policy of their account allows the request."""
     OTHER_COMPUTE_PRINCIPALS = auto()
@@ -137,6 +144,8 @@ class PrincipalsRow:
     patterns: tuple[str, ...] = ()
     """The ``aws:PrincipalArn`` patterns of admitted roles."""
     path_prefix: str | None = None
+    path: str | None = None
+    """The IAM path the admitted roles have."""
     example_path: str | None = None
     """A role's path and name under ``path_prefix``, as in ``role/<prefix>-team/any-name``."""
     s3_write_parts: int = 0
@@ -183,7 +192,8 @@ class BucketSection:
     """The alias of the key the storage stack creates for the bucket."""
     existing_key_arn: str | None
     key_shared_with: tuple[str, ...]
-    """The other granted buckets encrypted with the same existing key."""
+    """The other granted buckets encrypted with the same existing key; the encryption context
+    binds each bucket's KMS grant to that bucket."""
     kept_statements: tuple[policies.Statement, ...]
     """Statements kept from the bucket's existing policy, not analysed."""
     rows: tuple[AccessRow, ...]
@@ -280,26 +290,54 @@ class _Identity:
         return self.by_bucket.get(bucket, []) + self.elsewhere
 
 
+_COMPARISONS = {
+    "StringLike": Comparison.MATCHES,
+    "ForAnyValue:StringEquals": Comparison.INCLUDES,
+    "StringNotEquals": Comparison.ABSENT_OR_NOT,
+    "StringNotLike": Comparison.ABSENT_OR_MATCHES_NONE,
+}
+# A negated test of a key that must also be present (``Null`` false) holds only when it is.
+_WHEN_PRESENT = {
+    Comparison.ABSENT_OR_NOT: Comparison.PRESENT_AND_NOT,
+    Comparison.ABSENT_OR_MATCHES_NONE: Comparison.PRESENT_AND_MATCHES_NONE,
+}
+
+
 def _clauses(condition: dict[str, Any]) -> tuple[Clause, ...]:
-    """The clauses of a statement's condition, leaving out the principal condition."""
-    comparisons = {
-        "StringLike": Comparison.MATCHES,
-        "ForAnyValue:StringEquals": Comparison.INCLUDES,
-    }
-    return tuple(
-        Clause(key, comparisons.get(operator, Comparison.IS), _as_tuple(value))
+    """The clauses of a statement's condition, leaving out the principal condition (the
+    principals section says whom it admits). A key tested for presence and by a negated
+    operator makes one clause."""
+    present = {key for key, value in condition.get("Null", {}).items() if value == "false"}
+    assert set(condition.get("Null", {})) == present, f"only presence tests are read: {condition}"
+    clauses: list[Clause] = []
+    for operator, values in condition.items():
+        for key, value in values.items():
+            if key == policies.PRINCIPAL_ARN or operator == "Null":
+                continue
+            comparison = _COMPARISONS.get(operator, Comparison.IS)
+            if key in present and comparison in _WHEN_PRESENT:
+                comparison = _WHEN_PRESENT[comparison]
+                present.discard(key)
+            clauses.append(Clause(key, comparison, _as_tuple(value)))
+    clauses += [Clause(key, Comparison.PRESENT, ()) for key in sorted(present)]
+    return tuple(clauses)
+
+
+def _without(condition: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
+    return {
+        operator: {key: value for key, value in values.items() if key not in keys}
         for operator, values in condition.items()
-        for key, value in values.items()
-        if key != "aws:PrincipalArn"
-    )
+        if any(key not in keys for key in values)
+    }
+
+
+# Conditions that only one account's policy states: who the caller is (the bucket or key
+# policy), and which account owns the bucket (the s3-write policy).
+_ONE_SIDED = frozenset({policies.PRINCIPAL_ARN, policies.RESOURCE_ACCOUNT})
 
 
 def _without_principal(condition: dict[str, Any]) -> dict[str, Any]:
-    return {
-        operator: {key: value for key, value in values.items() if key != "aws:PrincipalArn"}
-        for operator, values in condition.items()
-        if any(key != "aws:PrincipalArn" for key in values)
-    }
+    return _without(condition, _ONE_SIDED)
 
 
 def _allows(
@@ -337,6 +375,29 @@ def _both_allow(
     )
 
 
+def _owner_clauses(
+    identities: Sequence[Sequence[policies.Statement]], action: str, resource: str
+) -> tuple[Clause, ...]:
+    """The account the s3-write policies require to own the bucket of ``resource``."""
+    owners = {
+        statement["Condition"]["StringEquals"][policies.RESOURCE_ACCOUNT]
+        for identity in identities
+        for statement in identity
+        if statement["Effect"] == "Allow"
+        and any(fnmatchcase(action, pattern) for pattern in _as_tuple(statement["Action"]))
+        and any(fnmatchcase(resource, pattern) for pattern in _as_tuple(statement["Resource"]))
+        and policies.RESOURCE_ACCOUNT in statement.get("Condition", {}).get("StringEquals", {})
+    }
+    return tuple(Clause(policies.RESOURCE_ACCOUNT, Comparison.IS, (owner,)) for owner in owners)
+
+
+def _who(statement: policies.Statement) -> Who:
+    """Everyone for a statement of every principal, else the compute accounts' principals,
+    of whom the admitted ones are the callers the rows speak of."""
+    principal = statement["Principal"]
+    return Who.EVERYONE if principal in ("*", {"AWS": "*"}) else Who.ADMITTED
+
+
 def _s3_rows(
     plan: AccessPlan,
     grant: ValidGrant,
@@ -353,13 +414,15 @@ def _s3_rows(
         actions = _both_allow(statement, identities)
         granted.update(actions)
         if actions:
+            resources = _as_tuple(statement["Resource"])
+            owner = _owner_clauses(identities, actions[0], resources[0])
             rows.append(
                 AccessRow(
                     Effect.ALLOW,
                     Who.ADMITTED,
                     actions,
-                    _as_tuple(statement["Resource"]),
-                    clauses=_clauses(statement.get("Condition", {})),
+                    resources,
+                    clauses=_clauses(statement.get("Condition", {})) + owner,
                 )
             )
     location = policies.bucket_arn(settings.partition, grant.name)
@@ -388,7 +451,7 @@ def _s3_rows(
             rows.append(
                 AccessRow(
                     Effect.DENY,
-                    Who.EVERYONE,
+                    _who(statement),
                     _as_tuple(statement["Action"]),
                     _as_tuple(statement["Resource"]),
                     clauses=_clauses(statement["Condition"]),
@@ -408,58 +471,89 @@ def _key_sharers(settings: AccessSettings, grant: ValidGrant) -> list[ValidGrant
     ]
 
 
+def _bound_to(statement: policies.Statement, contexts: list[str]) -> policies.Statement | None:
+    """``statement`` narrowed to one bucket's encryption contexts, or None if it does not
+    cover them."""
+    condition = statement.get("Condition", {})
+    bound = _as_tuple(condition.get("StringLike", {}).get(policies.S3_ENCRYPTION_CONTEXT, ()))
+    if not set(contexts) <= set(bound):
+        return None
+    like = {**condition["StringLike"], policies.S3_ENCRYPTION_CONTEXT: contexts}
+    return {**statement, "Condition": {**condition, "StringLike": like}}
+
+
 def _kms_identity(
     settings: AccessSettings, grant: ValidGrant, identity: Sequence[policies.Statement]
 ) -> list[policies.Statement]:
-    """The KMS statements of a compute account's s3-write policy that cover ``grant``'s key,
-    narrowed to that key: its ARN, or (for a key the storage stack creates, whose ARN is not
-    known in A) the account's keys carrying the bucket's own alias."""
+    """The KMS statements of a compute account's s3-write policy that cover ``grant``'s key
+    and bucket, narrowed to them: the key's ARN, or (for a key the storage stack creates,
+    whose ARN is not known in A) the account's keys carrying the bucket's own alias, and the
+    bucket's own encryption contexts."""
     alias = settings.alias_name(grant)
+    contexts = policies.encryption_context(settings.partition, [grant.name])
     found: list[policies.Statement] = []
     for statement in identity:
         resources = _as_tuple(statement["Resource"])
-        if not all(":kms:" in resource for resource in resources):
+        bound = _bound_to(statement, contexts)
+        if not all(":kms:" in resource for resource in resources) or bound is None:
             continue
         if grant.kms_key_arn is not None and grant.kms_key_arn in resources:
-            found.append({**statement, "Resource": grant.kms_key_arn})
+            found.append({**bound, "Resource": grant.kms_key_arn})
         aliases = statement["Condition"].get("ForAnyValue:StringEquals", {})
         if grant.create_kms_key and alias in _as_tuple(aliases.get("kms:ResourceAliases", ())):
             narrowed = {**aliases, "kms:ResourceAliases": alias}
-            found.append(
-                {
-                    **statement,
-                    "Condition": {**statement["Condition"], "ForAnyValue:StringEquals": narrowed},
-                }
-            )
+            condition = {**bound["Condition"], "ForAnyValue:StringEquals": narrowed}
+            found.append({**bound, "Condition": condition})
     return found
 
 
 def _kms_rows(
     plan: AccessPlan, grant: ValidGrant, identity: Sequence[policies.Statement]
 ) -> list[AccessRow]:
-    """KMS permissions belong to the key: what its key policy statement and the s3-write
-    policy's statements for the key both allow."""
-    statements = _kms_identity(plan.settings, grant, identity)
-    key_policy = plan.key_statements[grant.name]
+    """KMS permissions of the bucket's key for this bucket: what its key policy and the
+    s3-write policy both allow, bound to the bucket by the encryption context S3 sends."""
+    settings = plan.settings
+    contexts = policies.encryption_context(settings.partition, [grant.name])
+    statements = _kms_identity(settings, grant, identity)
+    key_policy = [
+        bound
+        for statement in plan.key_statements[grant.name]
+        if statement["Effect"] == "Allow" and (bound := _bound_to(statement, contexts))
+    ]
     actions = tuple(
         sorted(
             {action for statement in statements for action in _as_tuple(statement["Action"])}
-            & set(_as_tuple(key_policy["Action"]))
+            & {action for statement in key_policy for action in _as_tuple(statement["Action"])}
         )
     )
     resources = _as_tuple(statements[0]["Resource"])
-    clauses = _clauses(key_policy["Condition"]) + _clauses(statements[0]["Condition"])
+    clauses = _clauses(key_policy[0]["Condition"]) + _clauses(statements[0]["Condition"])
     via_s3 = statements[0]["Condition"]["StringEquals"]["kms:ViaService"]
     outside_s3 = Clause("kms:ViaService", Comparison.ABSENT_OR_NOT, (via_s3,))
+    other_bucket = Clause(
+        policies.S3_ENCRYPTION_CONTEXT, Comparison.ABSENT_OR_MATCHES_NONE, tuple(contexts)
+    )
     rows = [
         AccessRow(
             Effect.ALLOW, Who.ADMITTED, actions, resources, clauses=tuple(dict.fromkeys(clauses))
         ),
         AccessRow(Effect.DENY, Who.ADMITTED, actions, resources, clauses=(outside_s3,)),
+        AccessRow(Effect.DENY, Who.ADMITTED, actions, resources, clauses=(other_bucket,)),
     ]
     not_granted = tuple(sorted(set(policies.KMS_WRITE_ACTIONS) - set(actions)))
     if not_granted:
         rows.append(AccessRow(Effect.DENY, Who.ADMITTED, not_granted, resources))
+    for statement in plan.key_statements[grant.name]:
+        if statement["Effect"] == "Deny":
+            rows.append(
+                AccessRow(
+                    Effect.DENY,
+                    _who(statement),
+                    _as_tuple(statement["Action"]),
+                    resources,
+                    clauses=_clauses(statement["Condition"]),
+                )
+            )
     return rows
 
 
@@ -484,11 +578,13 @@ def _principals_section(
             rows.append(
                 PrincipalsRow(
                     PrincipalKind.ROLES_UNDER_PATH,
-                    Access.AS_TABLES,
+                    Access.NONE,
                     accounts=(compute.account,),
                     path_prefix=compute.forge_role_prefix,
-                    example_path=f"role/{compute.forge_role_prefix}-team/any-name",
-                    s3_write_parts=parts,
+                    path=compute.forge_role_path,
+                    example_path=(
+                        f"role{compute.forge_role_path}{compute.forge_role_prefix}-team/any-name"
+                    ),
                 )
             )
     accounts = tuple(compute.account for compute in settings.computes)
@@ -556,7 +652,10 @@ def _work_bucket_section(
         (f"{location}/*", policies.object_actions(read_only=False)),
     ):
         actions = tuple(a for a in sorted(candidates) if _allows(identity, a, resource, {}))
-        rows.append(AccessRow(Effect.ALLOW, Who.S3_WRITE_HOLDERS, actions, (resource,)))
+        owner = _owner_clauses([identity], actions[0], resource)
+        rows.append(
+            AccessRow(Effect.ALLOW, Who.S3_WRITE_HOLDERS, actions, (resource,), clauses=owner)
+        )
     return WorkBucketSection(work_bucket, compute.account, tuple(rows))
 
 
@@ -631,6 +730,12 @@ def _clause_text(clause: Clause) -> str:
             return f"{key} is absent or not {_codes(values)}"
         case Comparison.ABSENT_OR_MATCHES_NONE:
             return f"{key} is absent or matches none of {_codes(values)}"
+        case Comparison.PRESENT:
+            return f"{key} is present"
+        case Comparison.PRESENT_AND_NOT:
+            return f"{key} is present and not {_codes(values)}"
+        case Comparison.PRESENT_AND_MATCHES_NONE:
+            return f"{key} is present and matches none of {_codes(values)}"
         case unknown:
             assert_never(unknown)
 
@@ -668,9 +773,10 @@ def _principal_text(row: PrincipalsRow) -> str:
             )
         case PrincipalKind.ROLES_UNDER_PATH:
             return (
-                f"Roles of {_code(row.accounts[0])} under a path that starts with "
-                f"{_code(str(row.path_prefix))} (`*` matches `/` too, so "
-                f"{_code(str(row.example_path))} matches), {_attached(row)}"
+                f"Roles of {_code(row.accounts[0])} under a path deeper than "
+                f"{_code(str(row.path))} whose name starts with {_code(str(row.path_prefix))} "
+                f"(such as {_code(str(row.example_path))}, which `*` in the pattern would "
+                "match), whatever their IAM policies"
             )
         case PrincipalKind.WITHOUT_IAM_POLICY:
             return "The same roles when no IAM policy of their account allows the request"
@@ -784,9 +890,9 @@ def _bucket_markdown(report: Report, section: BucketSection) -> list[str]:
         )
     if section.key_shared_with:
         facts.append(
-            f"The same key encrypts {_codes(section.key_shared_with)}: KMS permissions belong to "
-            "the key, so its rows are the union of those buckets' KMS grants (the bucket policy "
-            "alone decides what may be written here)."
+            f"The same key encrypts {_codes(section.key_shared_with)}; the encryption context "
+            "S3 sends binds each bucket's KMS grant to that bucket, so the rows below are this "
+            "bucket's own."
         )
     lines = [
         f"## Bucket `{section.bucket}` ({mode})",

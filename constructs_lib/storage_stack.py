@@ -82,10 +82,10 @@ class StorageStack(cdk.Stack):
                 self,
                 request.output_id,
                 description=(
-                    f"Add this statement to the key policy of {request.key_arn} so that the "
+                    f"Add these statements to the key policy of {request.key_arn} so that the "
                     f"compute accounts can use it through S3 for {', '.join(request.buckets)}."
                 ),
-                value=json.dumps(request.statement),
+                value=json.dumps(list(request.statements)),
             )
 
     @property
@@ -155,9 +155,8 @@ class StorageStack(cdk.Stack):
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        key.add_to_resource_policy(
-            iam.PolicyStatement.from_json(self.plan.key_statements[grant.name])
-        )
+        for statement in self.plan.key_statements[grant.name]:
+            key.add_to_resource_policy(iam.PolicyStatement.from_json(statement))
         return key
 
     def _log_access(self, bucket: s3.Bucket, name: str) -> None:

@@ -327,3 +327,23 @@ def test_an_account_given_as_a_number_is_refused_not_converted() -> None:
         build_app(context)
     assert caught.value.setting == "tower:computeAccount"
     assert "got 11111111111" in str(caught.value)
+
+
+def test_a_named_role_under_a_deeper_path_than_the_forge_path_is_refused() -> None:
+    arn = "arn:aws:iam::111111111111:role/TowerForge-team/head-job"
+    error = refused("forge_role_arns[0]", repr(arn), forge_role_arns=[arn])
+    assert "forge_role_path" in str(error)
+
+
+@pytest.mark.parametrize("path", ["tower/", "/tower", "/to*/", "//"])
+def test_the_forge_role_path_is_an_iam_path_without_wildcards(path: str) -> None:
+    refused("forge_role_path", repr(path), forge_role_path=path)
+
+
+@pytest.mark.parametrize("days", [0, -1, True, "7"])
+def test_lifecycle_days_are_whole_days_or_none(days: object) -> None:
+    refused("abort_incomplete_uploads_days", repr(days), abort_incomplete_uploads_days=days)
+
+
+def test_an_unknown_rule_pack_is_refused() -> None:
+    refused("nag_packs[0]", "'HIPAA'", nag_packs=["HIPAA"])

@@ -14,7 +14,7 @@ from constructs_lib.policies import (
     bucket_policy_document,
     compact_size,
     deny_insecure_transport,
-    key_policy_statement,
+    key_policy_statements,
 )
 from tests.conftest import (
     COMPUTE_ACCOUNT,
@@ -35,6 +35,12 @@ WRITE_ACTIONS = [
     "s3:PutObjectTagging",
 ]
 FORGE_PATTERN = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/TowerForge*"
+DEEPER = f"{FORGE_PATTERN}/*"
+OWNED_BY_B = {"StringEquals": {"s3:ResourceAccount": STORAGE_ACCOUNT}}
+FORGE_ROLES = {
+    "ArnLike": {"aws:PrincipalArn": FORGE_PATTERN},
+    "ArnNotLike": {"aws:PrincipalArn": DEEPER},
+}
 
 
 def s3_write_of(plan: AccessPlan) -> Document:
@@ -51,12 +57,14 @@ def test_whole_bucket_grant_lists_the_bucket_and_reads_and_writes_every_object()
             "Effect": "Allow",
             "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
             "Resource": "arn:aws:s3:::data-b",
+            "Condition": OWNED_BY_B,
         },
         {
             "Sid": "ReadWriteObjects",
             "Effect": "Allow",
             "Action": WRITE_ACTIONS,
             "Resource": "arn:aws:s3:::data-b/*",
+            "Condition": OWNED_BY_B,
         },
     ]
 
@@ -66,10 +74,11 @@ def test_prefixed_grant_lists_only_inside_each_prefix_and_reaches_only_its_objec
     location, listing, objects = document["Statement"]
     assert listing["Action"] == "s3:ListBucket"
     assert listing["Condition"] == {
-        "StringLike": {"s3:prefix": ["runs/2024/", "runs/2024/*", "refs/", "refs/*"]}
+        "StringLike": {"s3:prefix": ["runs/2024/", "runs/2024/*", "refs/", "refs/*"]},
+        **OWNED_BY_B,
     }
     assert location["Action"] == "s3:GetBucketLocation"
-    assert "Condition" not in location
+    assert location["Condition"] == OWNED_BY_B
     assert objects["Resource"] == ["arn:aws:s3:::data-b/runs/2024/*", "arn:aws:s3:::data-b/refs/*"]
 
 
@@ -81,10 +90,25 @@ def test_read_only_grant_has_no_write_action() -> None:
 
 def test_work_bucket_is_added_read_write_as_the_walkthrough_says() -> None:
     document = s3_write_of(plan_for(BucketGrant("data-b"), work_bucket="work-a"))
-    listing, objects = document["Statement"]
-    assert listing["Resource"] == ["arn:aws:s3:::data-b", "arn:aws:s3:::work-a"]
-    assert objects["Resource"] == ["arn:aws:s3:::data-b/*", "arn:aws:s3:::work-a/*"]
+    _, _, listing, objects = document["Statement"]
+    assert (listing["Sid"], objects["Sid"]) == ("WorkBucket", "WorkBucketObjects")
+    assert listing["Resource"] == "arn:aws:s3:::work-a"
+    assert objects["Resource"] == "arn:aws:s3:::work-a/*"
     assert objects["Action"] == WRITE_ACTIONS
+
+
+def test_the_work_bucket_is_reached_only_while_the_compute_account_owns_it() -> None:
+    document = s3_write_of(plan_for(BucketGrant("data-b"), work_bucket="work-a"))
+    for statement in document["Statement"][2:]:
+        assert statement["Condition"] == {"StringEquals": {"s3:ResourceAccount": COMPUTE_ACCOUNT}}
+
+
+def test_granted_buckets_are_reached_only_while_the_storage_account_owns_them() -> None:
+    document = s3_write_of(
+        plan_for(BucketGrant("data-b"), BucketGrant("runs-b", prefixes=("runs",)))
+    )
+    for statement in document["Statement"]:
+        assert statement["Condition"]["StringEquals"] == OWNED_BY_B["StringEquals"]
 
 
 def test_buckets_that_need_the_same_statement_share_it() -> None:
@@ -118,7 +142,12 @@ def test_existing_key_is_granted_by_full_arn_and_only_through_s3() -> None:
         "Effect": "Allow",
         "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
         "Resource": EXISTING_KEY_ARN,
-        "Condition": {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}},
+        "Condition": {
+            "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"},
+            "StringLike": {
+                "kms:EncryptionContext:aws:s3:arn": ["arn:aws:s3:::data-b", "arn:aws:s3:::data-b/*"]
+            },
+        },
     }
 
 
@@ -132,16 +161,19 @@ def test_created_key_is_granted_through_its_alias_in_the_storage_account_only() 
     assert key_statement["Condition"] == {
         "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"},
         "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/tower-cross-account/data-b"},
+        "StringLike": {
+            "kms:EncryptionContext:aws:s3:arn": ["arn:aws:s3:::data-b", "arn:aws:s3:::data-b/*"]
+        },
     }
 
 
 def test_bucket_policy_grants_account_a_narrowed_to_forge_roles_and_requires_tls() -> None:
     document = bucket_policy_document(*_single(BucketGrant("data-b")))
-    allow_bucket, allow_objects, deny = document["Statement"]
+    allow_bucket, allow_objects, *_, deny = document["Statement"]
     for allow in (allow_bucket, allow_objects):
         assert allow["Effect"] == "Allow"
         assert allow["Principal"] == {"AWS": f"arn:aws:iam::{COMPUTE_ACCOUNT}:root"}
-        assert allow["Condition"] == {"ArnLike": {"aws:PrincipalArn": FORGE_PATTERN}}
+        assert allow["Condition"] == FORGE_ROLES
     assert allow_objects["Action"] == WRITE_ACTIONS
     assert deny == {
         "Sid": "DenyInsecureTransport",
@@ -157,7 +189,7 @@ def test_bucket_policy_keeps_the_prefix_condition_beside_the_principal_condition
     document = bucket_policy_document(*_single(BucketGrant("data-b", prefixes=("runs",))))
     assert document["Statement"][0]["Condition"] == {
         "StringLike": {"s3:prefix": ["runs/", "runs/*"]},
-        "ArnLike": {"aws:PrincipalArn": FORGE_PATTERN},
+        **FORGE_ROLES,
     }
 
 
@@ -165,7 +197,10 @@ def test_explicit_role_arns_join_the_prefix_pattern() -> None:
     role = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/head-job"
     settings = settings_for(BucketGrant("data-b"), forge_role_arns=(role,))
     statement = bucket_policy_document(settings, settings.grants[0])["Statement"][0]
-    assert statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": [FORGE_PATTERN, role]}}
+    assert statement["Condition"] == {
+        "ArnLike": {"aws:PrincipalArn": [FORGE_PATTERN, role]},
+        "ArnNotLike": {"aws:PrincipalArn": DEEPER},
+    }
 
 
 def test_explicit_role_arns_can_replace_the_prefix() -> None:
@@ -179,16 +214,112 @@ def test_custom_forge_prefix_is_used_in_the_pattern() -> None:
     settings = settings_for(BucketGrant("data-b"), forge_role_prefix="AcmeForge")
     statement = bucket_policy_document(settings, settings.grants[0])["Statement"][0]
     expected = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/AcmeForge*"
-    assert statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": expected}}
+    assert statement["Condition"] == {
+        "ArnLike": {"aws:PrincipalArn": expected},
+        "ArnNotLike": {"aws:PrincipalArn": f"{expected}/*"},
+    }
+
+
+def test_roles_under_a_deeper_path_than_the_forge_path_are_refused() -> None:
+    settings = settings_for(BucketGrant("data-b"), forge_role_path="/tower/")
+    statement = bucket_policy_document(settings, settings.grants[0])["Statement"][0]
+    pattern = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/tower/TowerForge*"
+    assert statement["Condition"] == {
+        "ArnLike": {"aws:PrincipalArn": pattern},
+        "ArnNotLike": {"aws:PrincipalArn": f"{pattern}/*"},
+    }
+
+
+def test_a_write_naming_another_encryption_or_key_is_refused_to_the_compute_account() -> None:
+    document = bucket_policy_document(*_single(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN)))
+    refused = {s["Sid"]: s for s in document["Statement"] if s["Sid"].startswith("DenyOther")}
+    sse = "s3:x-amz-server-side-encryption"
+    assert refused["DenyOtherEncryption"]["Condition"] == {
+        "Null": {sse: "false"},
+        "StringNotEquals": {sse: "aws:kms"},
+    }
+    assert refused["DenyOtherKeys"]["Condition"] == {
+        "Null": {f"{sse}-aws-kms-key-id": "false"},
+        "StringNotLike": {f"{sse}-aws-kms-key-id": EXISTING_KEY_ARN},
+    }
+    for statement in refused.values():
+        assert statement["Effect"] == "Deny"
+        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{COMPUTE_ACCOUNT}:root"}
+        assert statement["Action"] == "s3:PutObject"
+        assert statement["Resource"] == "arn:aws:s3:::data-b/*"
+
+
+def test_a_bucket_without_a_key_refuses_writes_with_kms_and_customer_keys() -> None:
+    statements = bucket_policy_document(*_single(BucketGrant("data-b")))["Statement"]
+    conditions = {s["Sid"]: s.get("Condition") for s in statements}
+    sse = "s3:x-amz-server-side-encryption"
+    assert conditions["DenyOtherEncryption"]["StringNotEquals"] == {sse: "AES256"}
+    assert "DenyOtherKeys" not in conditions
+    assert conditions["DenyCustomerKeys"] == {"Null": {f"{sse}-customer-algorithm": "false"}}
+
+
+def test_a_created_key_is_named_by_the_storage_accounts_keys_before_deploy() -> None:
+    grant = BucketGrant("data-b", create=True, create_kms_key=True)
+    statements = bucket_policy_document(*_single(grant))["Statement"]
+    (other_keys,) = [s for s in statements if s["Sid"] == "DenyOtherKeys"]
+    key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    assert other_keys["Condition"]["StringNotLike"] == {
+        key_id: f"arn:aws:kms:{REGION}:{STORAGE_ACCOUNT}:key/*"
+    }
+
+
+def test_a_read_only_grant_needs_no_write_refusals() -> None:
+    statements = bucket_policy_document(*_single(BucketGrant("data-b", read_only=True)))
+    assert [s["Sid"] for s in statements["Statement"]] == [
+        "ForgeBucket",
+        "ForgeObjects",
+        "DenyInsecureTransport",
+    ]
 
 
 def test_key_policy_statement_admits_forge_roles_of_a_through_s3_only() -> None:
-    statement = key_policy_statement(*_single(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN)))
+    settings, grant = _single(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN))
+    (statement,) = key_policy_statements(settings, [grant], created=False)
     assert statement["Principal"] == {"AWS": f"arn:aws:iam::{COMPUTE_ACCOUNT}:root"}
     assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert statement["Condition"] == {
-        "ArnLike": {"aws:PrincipalArn": FORGE_PATTERN},
+        **FORGE_ROLES,
         "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"},
+        "StringLike": {
+            "kms:EncryptionContext:aws:s3:arn": ["arn:aws:s3:::data-b", "arn:aws:s3:::data-b/*"]
+        },
+    }
+
+
+def test_a_key_shared_by_a_read_only_bucket_makes_data_keys_for_the_others_only() -> None:
+    settings = settings_for(
+        BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN),
+        BucketGrant("refs-b", read_only=True, kms_key_arn=EXISTING_KEY_ARN),
+    )
+    use, decrypt = key_policy_statements(settings, settings.grants, created=False)
+    context = "kms:EncryptionContext:aws:s3:arn"
+    assert use["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert use["Condition"]["StringLike"][context] == [
+        "arn:aws:s3:::data-b",
+        "arn:aws:s3:::data-b/*",
+    ]
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Condition"]["StringLike"][context] == [
+        "arn:aws:s3:::refs-b",
+        "arn:aws:s3:::refs-b/*",
+    ]
+
+
+def test_a_created_key_refuses_grants_that_are_not_for_an_aws_resource() -> None:
+    settings, grant = _single(BucketGrant("data-b", create=True, create_kms_key=True))
+    *_, refusal = key_policy_statements(settings, [grant], created=True)
+    assert refusal == {
+        "Sid": "DenyGrantsOutsideAws",
+        "Effect": "Deny",
+        "Principal": {"AWS": f"arn:aws:iam::{COMPUTE_ACCOUNT}:root"},
+        "Action": "kms:CreateGrant",
+        "Resource": "*",
+        "Condition": {"Bool": {"kms:GrantIsForAWSResource": "false"}},
     }
 
 
@@ -236,6 +367,8 @@ def test_existing_statements_are_kept_after_the_construct_statements(tmp_path: P
     assert [s["Sid"] for s in statements[:-1]] == [
         "ForgeBucket",
         "ForgeObjects",
+        "DenyOtherEncryption",
+        "DenyCustomerKeys",
         "DenyInsecureTransport",
     ]
 
@@ -249,7 +382,7 @@ def test_an_existing_statement_the_construct_already_writes_is_not_repeated() ->
 
 def test_construct_bucket_policy_sids_are_the_reserved_ones() -> None:
     settings, grant = _single(BucketGrant("data-b", prefixes=("runs",)))
-    whole = bucket_policy_document(*_single(BucketGrant("data-b")))
+    whole = bucket_policy_document(*_single(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN)))
     sids = {
         s["Sid"] for s in bucket_policy_document(settings, grant)["Statement"] + whole["Statement"]
     }

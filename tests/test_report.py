@@ -301,7 +301,7 @@ def renders(row: Row, cells: list[str]) -> bool:
     if isinstance(row, ManagedPolicyRow):
         return codes(cells[0]) == [row.policy] and codes(cells[1]) == list(row.buckets)
     if isinstance(row, PrincipalsRow):
-        named = {*row.accounts, *row.patterns, row.path_prefix, row.example_path} - {None}
+        named = {*row.accounts, *row.patterns, row.path_prefix, row.path, row.example_path} - {None}
         parts = row.s3_write_parts
         return (
             named <= set(codes(cells[0]))

@@ -55,7 +55,7 @@ def whole_for(*grants: BucketGrant) -> Document:
     """The same policy as one document, before IAM's size limit splits it."""
     settings = settings_for(*grants)
     entries = [Entry(g.name, g.prefixes, g.read_only, g) for g in settings.grants]
-    return identity_document(settings, entries)
+    return identity_document(settings, entries, settings.primary.account)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,14 @@ def multi() -> CrossAccountBucketAccess:
 
 def test_one_bucket_policy_names_every_compute_account(multi: CrossAccountBucketAccess) -> None:
     policy = bucket_policy(template_of(multi.storage_stack), "shared-b")
-    for statement in policy["Statement"][:-1]:
+    allows = [statement for statement in policy["Statement"] if statement["Effect"] == "Allow"]
+    refusals = [
+        s for s in policy["Statement"] if s["Sid"] in ("DenyOtherEncryption", "DenyCustomerKeys")
+    ]
+    assert len(allows) == 3
+    for statement in refusals:
+        assert statement["Principal"] == allows[0]["Principal"]
+    for statement in allows:
         assert statement["Principal"] == {
             "AWS": [
                 "arn:aws:iam::111111111111:root",
@@ -88,6 +95,12 @@ def test_one_bucket_policy_names_every_compute_account(multi: CrossAccountBucket
                 "arn:aws:iam::111111111111:role/TowerForge*",
                 "arn:aws:iam::333333333333:role/AcmeForge*",
                 "arn:aws:iam::444444444444:role/head-job",
+            ]
+        }
+        assert statement["Condition"]["ArnNotLike"] == {
+            "aws:PrincipalArn": [
+                "arn:aws:iam::111111111111:role/TowerForge*/*",
+                "arn:aws:iam::333333333333:role/AcmeForge*/*",
             ]
         }
 

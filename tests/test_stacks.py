@@ -184,21 +184,41 @@ def test_created_keys_rotate_are_retained_and_carry_the_alias(storage: assertion
 def test_created_key_policy_admits_forge_roles_of_a_through_s3_only(
     storage: assertions.Template,
 ) -> None:
-    grants = [
+    grants = {
+        statement["Sid"]: statement
+        for statement in statements_of(storage, "AWS::KMS::Key")
+        if statement.get("Sid", "").startswith("ForgeRoles")
+    }
+    assert as_list(grants["ForgeRolesUseKeyThroughS3"]["Action"]) == [
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    ]
+    assert as_list(grants["ForgeRolesDecryptThroughS3"]["Action"]) == ["kms:Decrypt"]
+    for statement in grants.values():
+        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{COMPUTE_ACCOUNT}:root"}
+        assert statement["Condition"]["ArnLike"] == FORGE_CONDITION
+        assert statement["Condition"]["ArnNotLike"] == {
+            "aws:PrincipalArn": f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/TowerForge*/*"
+        }
+        assert statement["Condition"]["StringEquals"] == {
+            "kms:ViaService": f"s3.{REGION}.amazonaws.com"
+        }
+        assert list(statement["Condition"]["StringLike"]) == ["kms:EncryptionContext:aws:s3:arn"]
+
+
+def test_created_keys_refuse_grants_that_are_not_for_an_aws_resource(
+    storage: assertions.Template,
+) -> None:
+    refusals = [
         statement
         for statement in statements_of(storage, "AWS::KMS::Key")
-        if statement.get("Sid") == "ForgeRolesUseKeyThroughS3"
+        if statement.get("Sid") == "DenyGrantsOutsideAws"
     ]
-    assert sorted(tuple(as_list(s["Action"])) for s in grants) == [
-        ("kms:Decrypt",),
-        ("kms:Decrypt", "kms:GenerateDataKey"),
-    ]
-    for statement in grants:
-        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{COMPUTE_ACCOUNT}:root"}
-        assert statement["Condition"] == {
-            "ArnLike": FORGE_CONDITION,
-            "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"},
-        }
+    created_keys = storage.find_resources("AWS::KMS::Key")
+    assert len(refusals) == len(created_keys) > 0
+    for statement in refusals:
+        assert statement["Effect"] == "Deny"
+        assert statement["Action"] == "kms:CreateGrant"
 
 
 def test_each_existing_key_gets_one_statement_output_for_its_buckets(
@@ -209,7 +229,14 @@ def test_each_existing_key_gets_one_statement_output_for_its_buckets(
     assert EXISTING_KEY_ARN in statement["Description"]
     assert "existing-key-bucket-b" in statement["Description"]
     assert "created-existing-key-bucket-b" in statement["Description"]
-    assert json.loads(statement["Value"])["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    (use,) = json.loads(statement["Value"])
+    assert use["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert use["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] == [
+        "arn:aws:s3:::existing-key-bucket-b",
+        "arn:aws:s3:::existing-key-bucket-b/*",
+        "arn:aws:s3:::created-existing-key-bucket-b",
+        "arn:aws:s3:::created-existing-key-bucket-b/*",
+    ]
 
 
 def test_s3_write_policy_matches_the_pure_document(

@@ -206,20 +206,19 @@ def created_keys(storage: Stack) -> dict[str, Key]:
 def requested_key_statements(storage: Stack) -> dict[str, list[Document]]:
     """Statements the stack asks an administrator to add to existing keys, by key ARN.
 
-    The storage stack prints each as a JSON output whose description names the key; buckets
-    that share a key may ask for the same statement twice, which is added once.
+    The storage stack prints them as a JSON list in an output whose description names the
+    key; storage stacks whose buckets share a key ask for the same statements, added once.
     """
     requested: dict[str, list[Document]] = {}
     for output in storage.template.get("Outputs", {}).values():
         value = output["Value"]
-        if not (isinstance(value, str) and value.startswith("{")):
+        if not (isinstance(value, str) and value.startswith("[")):
             continue
         key_arns = _KEY_ARN.findall(output.get("Description", ""))
         if len(key_arns) != 1:
             raise ValueError(f"a policy statement output names no single key: {output}")
         statements = requested.setdefault(key_arns[0], [])
-        if json.loads(value) not in statements:
-            statements.append(json.loads(value))
+        statements += [s for s in json.loads(value) if s not in statements]
     return requested
 
 

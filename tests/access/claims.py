@@ -159,10 +159,11 @@ def _storage_principals(
 def _role_under_path(
     settings: AccessSettings, report: Report, row: PrincipalsRow
 ) -> list[Principal]:
-    """The role the row names as an example of those under the Forge prefix's path."""
+    """The role the row names as an example of those under a deeper path: with the s3-write
+    policy, and with broad IAM grants."""
     (account,) = row.accounts
     arn = f"arn:{settings.partition}:iam::{account}:{row.example_path}"
-    return [Principal("path-role", arn, (S3_WRITE,))]
+    return [Principal("path-role", arn, (S3_WRITE,)), Principal("path-role-broad", arn, (BROAD,))]
 
 
 KindCallers = Callable[[AccessSettings, Report, PrincipalsRow], list[Principal]]
@@ -295,12 +296,33 @@ def _absent_or_matching_none(deployment: Deployment, bucket: str, clause: Clause
     return [({}, True), *(({clause.key: miss}, True) for miss in misses)]
 
 
+def _present(deployment: Deployment, bucket: str, clause: Clause) -> list[Way]:
+    """The key set, to a value a request may carry."""
+    return [({clause.key: "AES256"}, True)]
+
+
+def _present_and_not(deployment: Deployment, bucket: str, clause: Clause) -> list[Way]:
+    """The key set to another value than the first."""
+    return [({clause.key: f"not.{clause.values[0]}"}, True)]
+
+
+def _present_and_matching_none(deployment: Deployment, bucket: str, clause: Clause) -> list[Way]:
+    """The key set to a value no pattern matches."""
+    miss = f"other.{clause.values[0].replace('*', 'claim')}"
+    if _matches_any(miss, clause.values):
+        raise UnreadableClaimError(f"no value outside {clause.values}")
+    return [({clause.key: miss}, True)]
+
+
 WAYS: dict[Comparison, Callable[[Deployment, str, Clause], list[Way]]] = {
     Comparison.IS: _equal,
     Comparison.MATCHES: _matching,
     Comparison.INCLUDES: _included,
     Comparison.ABSENT_OR_NOT: _absent_or_not,
     Comparison.ABSENT_OR_MATCHES_NONE: _absent_or_matching_none,
+    Comparison.PRESENT: _present,
+    Comparison.PRESENT_AND_NOT: _present_and_not,
+    Comparison.PRESENT_AND_MATCHES_NONE: _present_and_matching_none,
 }
 """The ways a request can meet a clause, by its comparison: context values, and TLS or not."""
 

@@ -16,9 +16,17 @@ from typing import Any
 
 from constructs_lib.config import AccessSettings
 from constructs_lib.plan import storage_layout
+from constructs_lib.policies import RESOURCE_ACCOUNT
 from tests.access import assembly
 from tests.access.bridge import ALLOWED, Decision, Request, Result, evaluate
-from tests.access.matrix import Cell, access_logs, expected, target_account
+from tests.access.matrix import (
+    STRANGER_POLICY,
+    STRANGER_POLICY_ID,
+    Cell,
+    access_logs,
+    expected,
+    target_account,
+)
 from tests.access.principals import BROAD, BROAD_POLICY, S3_WRITE, Principal
 
 
@@ -43,7 +51,7 @@ class Deployment:
     def from_assembly(cls, outdir: Path, settings: AccessSettings) -> Deployment:
         found = assembly.stacks(outdir, settings.partition)
         storage = assembly.in_account(found, settings.storage_account)
-        policies: dict[str, Any] = {BROAD: BROAD_POLICY}
+        policies: dict[str, Any] = {BROAD: BROAD_POLICY, STRANGER_POLICY_ID: STRANGER_POLICY}
         s3_write: dict[str, dict[str, str]] = {}
         for compute in settings.computes:
             (stack,) = assembly.in_account(found, compute.account)
@@ -74,11 +82,14 @@ class Deployment:
 
     def request(self, cell: Cell, block_public_access: bool) -> Request:
         principal, target = cell.principal, cell.target
+        account = target_account(self.settings, target)
         context: dict[str, str | tuple[str, ...]] = {
             **principal.context(),
             "aws:SecureTransport": "true" if cell.secure_transport else "false",
-            **dict(cell.context),
         }
+        if target.kind != "key":
+            context[RESOURCE_ACCOUNT] = account
+        context |= dict(cell.context)
         if target.kind == "key":
             key = self.keys[target.bucket]
             if cell.aliased and key.aliases:
@@ -88,12 +99,12 @@ class Deployment:
             name = self.bucket_names.get(target.bucket, target.bucket)
             resource = f"arn:{self.settings.partition}:s3:::{name}"
             resource += f"/{target.key}" if target.kind == "object" else ""
-            policy = f"bucket:{name}"
+            policy = f"bucket:{name}" if target.owner is None else STRANGER_POLICY_ID
         return Request(
             principal=principal.arn,
             action=cell.action,
             resource=resource,
-            resource_account=target_account(self.settings, target),
+            resource_account=account,
             identity_policies=self.identity_policies(principal),
             resource_policy=policy if policy in self.policies else None,
             context=context,

@@ -1,15 +1,20 @@
 """The access matrix: every caller against every action on every resource, and what is meant.
 
 ``expected`` is the specification, written from the walkthrough and the construct's settings,
-not from its policies: Forge roles of each compute account (those its own prefix names, and
-its named roles) that carry its s3-write policy may list, read and, unless read-only, write
-the granted buckets and prefixes over TLS, and use a bucket's KMS key through S3 only, and
-reach their own account's work bucket; nobody else in another account may do anything (a role
-named as another compute account admits its own included); the storage account's own
-principals keep what their own IAM policies give them.
+not from its policies: Forge roles of each compute account (those its own prefix names
+without a deeper path, and its named roles) that carry its s3-write policy may list, read and,
+unless read-only, write the granted buckets and prefixes over TLS, and use a bucket's KMS key
+through S3 only, and reach their own account's work bucket; nobody else in another account
+may do anything (a role named as another compute account admits its own included); the
+storage account's own principals keep what their own IAM policies give them.
 
-KMS grants are per key, not per bucket: when a read-only grant shares an existing key with a
-read-write grant, the key may generate data keys too (the bucket policy still refuses writes).
+The s3-write policy reaches a bucket only while its owner is the account it was granted from:
+a bucket of the same name in a third account, even one whose policy admits everyone, is out of
+reach. A write by any principal of a compute account that names another kind of encryption
+than the bucket's, another KMS key, or a key of its own (SSE-C) is refused outright; a write
+without encryption headers gets the bucket's default. KMS grants are per bucket: the
+encryption context S3 sends names the bucket, so a read-only grant cannot make data keys even
+when its key also serves a read-write bucket.
 """
 
 from __future__ import annotations
@@ -21,8 +26,17 @@ from typing import Literal
 
 from constructs_lib.config import AccessSettings, ComputeSettings, ValidGrant
 from constructs_lib.plan import storage_layout
+from constructs_lib.policies import (
+    S3_ENCRYPTION_CONTEXT,
+    SSE,
+    SSE_CUSTOMER_ALGORITHM,
+    SSE_KMS,
+    SSE_KMS_KEY,
+    SSE_S3,
+)
 from tests.access.bridge import ALLOWED, EXPLICITLY_DENIED, IMPLICITLY_DENIED, Result
 from tests.access.principals import BROAD, S3_WRITE, Principal, principals
+from tests.conftest import THIRD_ACCOUNT
 
 # The walkthrough's actions, and the ones the construct grants on top of them.
 WALKTHROUGH_ACTIONS = (
@@ -61,8 +75,19 @@ OTHER_BUCKET_ACTIONS = ("s3:ListBucket", "s3:PutBucketPolicy")
 OTHER_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
 KMS_READ = "kms:Decrypt"
 KMS_WRITE = "kms:GenerateDataKey"
+KMS_GRANT = "kms:CreateGrant"
+GRANT_FOR_AWS = "kms:GrantIsForAWSResource"
 
 UNRELATED_BUCKET = "unrelated-bucket-b"
+# A bucket named as a granted one, in a third account, whose policy admits everyone.
+STRANGER = THIRD_ACCOUNT
+STRANGER_POLICY_ID = "stranger-bucket"
+STRANGER_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}],
+}
+# The KMS key a compute account's principal might name for a write: one of its own.
+OWN_KEY = "arn:{partition}:kms:{region}:{account}:key/0000aaaa-own-key-of-the-caller"
 ACCESS_LOGS = "(access-logs)"
 SAMPLE = "sample.bam"
 
@@ -77,12 +102,15 @@ class Target:
     kind: Kind
     bucket: str
     key: str = ""
+    owner: str | None = None
+    """Another account that owns a bucket of this name (``STRANGER``), or None."""
 
     @property
     def label(self) -> str:
-        return {"bucket": self.bucket, "object": f"{self.bucket}/{self.key}"}.get(
+        label = {"bucket": self.bucket, "object": f"{self.bucket}/{self.key}"}.get(
             self.kind, f"key-of-{self.bucket}"
         )
+        return label if self.owner is None else f"{label}-owned-by-{self.owner}"
 
 
 def access_logs(number: int) -> str:
@@ -161,25 +189,83 @@ def _object_cells(principal: Principal, bucket: str, keys: list[str]) -> list[Ce
     ]
 
 
+def _bucket_arn(settings: AccessSettings, bucket: str) -> str:
+    return f"arn:{settings.partition}:s3:::{bucket}"
+
+
 def _key_cells(principal: Principal, settings: AccessSettings, grant: ValidGrant) -> list[Cell]:
+    """Key use through S3 and not, for this bucket (as S3 names it with and without S3 Bucket
+    Keys), for another bucket, and with no bucket named."""
     region = key_region(settings, grant)
-    via: list[tuple[tuple[str, str], ...]] = [
-        (("kms:ViaService", s3_via(region)),),
-        (),
-        (("kms:ViaService", f"ec2.{region}.amazonaws.com"),),
+    via_s3 = ("kms:ViaService", s3_via(region))
+    own = (S3_ENCRYPTION_CONTEXT, _bucket_arn(settings, grant.name))
+    own_object = (S3_ENCRYPTION_CONTEXT, f"{_bucket_arn(settings, grant.name)}/data/{SAMPLE}")
+    other = (S3_ENCRYPTION_CONTEXT, _bucket_arn(settings, UNRELATED_BUCKET))
+    contexts: list[tuple[tuple[str, str], ...]] = [
+        (via_s3, own),
+        (own,),
+        (("kms:ViaService", f"ec2.{region}.amazonaws.com"), own),
+        (via_s3, own_object),
+        (via_s3, other),
+        (via_s3,),
     ]
     target = Target("key", grant.name)
     cells = [
         Cell(principal, action, target, context)
         for action in (KMS_READ, KMS_WRITE)
-        for context in via
+        for context in contexts
     ]
     if grant.create_kms_key:
         cells += [
-            Cell(principal, action, target, via[0], aliased=False)
+            Cell(principal, action, target, contexts[0], aliased=False)
             for action in (KMS_READ, KMS_WRITE)
         ]
+        cells += [
+            Cell(principal, KMS_GRANT, target, ((GRANT_FOR_AWS, for_aws),))
+            for for_aws in ("true", "false")
+        ]
     return cells
+
+
+def bucket_key_example(settings: AccessSettings, grant: ValidGrant) -> str:
+    """The key a write may name for the bucket: its existing key, or a key of the storage
+    account (the one it creates, whose ARN the matrix does not know)."""
+    if grant.kms_key_arn is not None:
+        return grant.kms_key_arn
+    storage = f"{settings.storage_region}:{settings.storage_account}"
+    return f"arn:{settings.partition}:kms:{storage}:key/created-for-{grant.name}"
+
+
+def _encryption_cells(
+    principal: Principal, settings: AccessSettings, grant: ValidGrant, key: str
+) -> list[Cell]:
+    """Writes that name the bucket's kind of encryption (and key), another kind, a key of the
+    caller's own account, or a key of the caller's (SSE-C)."""
+    target = Target("object", grant.name, key)
+    own_key = OWN_KEY.format(
+        partition=settings.partition,
+        region=settings.storage_region,
+        account=principal.account or THIRD_ACCOUNT,
+    )
+    kind, other = (SSE_KMS, SSE_S3) if grant.uses_kms else (SSE_S3, SSE_KMS)
+    headers: list[tuple[tuple[str, str], ...]] = [
+        ((SSE, kind),),
+        ((SSE, other),),
+        ((SSE, SSE_KMS), (SSE_KMS_KEY, own_key)),
+        ((SSE_CUSTOMER_ALGORITHM, "AES256"),),
+    ]
+    if grant.uses_kms:
+        headers.append(((SSE, SSE_KMS), (SSE_KMS_KEY, bucket_key_example(settings, grant))))
+    return [Cell(principal, "s3:PutObject", target, context) for context in headers]
+
+
+def _stranger_cells(principal: Principal, bucket: str) -> list[Cell]:
+    """Requests on a bucket of the same name owned by ``STRANGER``, whose policy admits all."""
+    return [
+        Cell(principal, "s3:ListBucket", Target("bucket", bucket, owner=STRANGER)),
+        Cell(principal, "s3:GetObject", Target("object", bucket, SAMPLE, owner=STRANGER)),
+        Cell(principal, "s3:PutObject", Target("object", bucket, SAMPLE, owner=STRANGER)),
+    ]
 
 
 def _plain_http_cells(principal: Principal, bucket: str, key: str) -> list[Cell]:
@@ -223,11 +309,13 @@ def _brief_cells(principal: Principal, settings: AccessSettings, grant: ValidGra
         Cell(principal, "s3:ListBucket", target, prefix),
         Cell(principal, "s3:GetObject", key),
         Cell(principal, "s3:PutObject", key),
+        Cell(principal, "s3:PutObject", key, ((SSE_CUSTOMER_ALGORITHM, "AES256"),)),
     ]
     if grant.uses_kms:
-        via_s3 = (("kms:ViaService", s3_via(key_region(settings, grant))),)
+        via_s3 = ("kms:ViaService", s3_via(key_region(settings, grant)))
+        own = (S3_ENCRYPTION_CONTEXT, _bucket_arn(settings, grant.name))
         found += [
-            Cell(principal, action, Target("key", grant.name), via_s3)
+            Cell(principal, action, Target("key", grant.name), (via_s3, own))
             for action in (KMS_READ, KMS_WRITE)
         ]
     return found
@@ -253,11 +341,18 @@ def cells(
             found += _bucket_cells(principal, grant.name, _list_prefixes(grant))
             found += _object_cells(principal, grant.name, keys)
             found += _plain_http_cells(principal, grant.name, keys[0])
+            if not grant.read_only:
+                found += _encryption_cells(principal, settings, grant, keys[0])
+            if S3_WRITE in principal.identity_policies:
+                found += _stranger_cells(principal, grant.name)
             if grant.uses_kms:
                 found += _key_cells(principal, settings, grant)
         others = other_buckets(settings)
-        others += [c.work_bucket for c in settings.computes if c.work_bucket is not None]
-        for bucket in others:
+        work_buckets = [c.work_bucket for c in settings.computes if c.work_bucket is not None]
+        if not short and S3_WRITE in principal.identity_policies:
+            for bucket in work_buckets:
+                found += _stranger_cells(principal, bucket)
+        for bucket in others + work_buckets:
             target, sample = Target("bucket", bucket), Target("object", bucket, SAMPLE)
             if short:
                 found += [Cell(principal, "s3:ListBucket", target)]
@@ -272,9 +367,55 @@ def cells(
 
 def expected(settings: AccessSettings, cell: Cell) -> Result:
     """What the construct means to happen for ``cell``."""
+    if cell.target.owner is not None:
+        return ALLOWED if BROAD in cell.principal.identity_policies else IMPLICITLY_DENIED
     if not cell.secure_transport and _refuses_plain_http(settings, cell.target):
         return EXPLICITLY_DENIED
+    if _refuses_encryption(settings, cell) or _refuses_grant(settings, cell):
+        return EXPLICITLY_DENIED
     return ALLOWED if _allowed(settings, cell) else IMPLICITLY_DENIED
+
+
+def _refuses_encryption(settings: AccessSettings, cell: Cell) -> bool:
+    """A write by a principal of a compute account to a read-write granted bucket that names
+    another kind of encryption, another key, or a key of its own (SSE-C)."""
+    grant = _grant(settings, cell.target.bucket)
+    if (
+        cell.action != "s3:PutObject"
+        or cell.target.kind != "object"
+        or grant is None
+        or grant.read_only
+        or compute_of(settings, cell.principal.account) is None
+    ):
+        return False
+    headers = dict(cell.context)
+    kind = SSE_KMS if grant.uses_kms else SSE_S3
+    other_kind = headers.get(SSE, kind) != kind
+    key = headers.get(SSE_KMS_KEY)
+    bucket_key = bucket_key_example(settings, grant)
+    other_key = grant.uses_kms and key is not None and not _same_key_name(key, bucket_key, grant)
+    return other_kind or other_key or SSE_CUSTOMER_ALGORITHM in headers
+
+
+def _refuses_grant(settings: AccessSettings, cell: Cell) -> bool:
+    """A grant on a key the storage stack creates, asked by a principal of a compute account
+    for something that is not an AWS resource."""
+    grant = _grant(settings, cell.target.bucket)
+    return (
+        cell.action == KMS_GRANT
+        and grant is not None
+        and grant.create_kms_key
+        and compute_of(settings, cell.principal.account) is not None
+        and dict(cell.context).get(GRANT_FOR_AWS) == "false"
+    )
+
+
+def _same_key_name(key: str, bucket_key: str, grant: ValidGrant) -> bool:
+    """Whether a write names the bucket's key: the existing key's ARN, or for a created key
+    any key of the storage account in its region (what the policy can name before deploy)."""
+    if grant.kms_key_arn is not None:
+        return key == bucket_key
+    return key.rsplit("/", 1)[0] == bucket_key.rsplit("/", 1)[0]
 
 
 def _grant(settings: AccessSettings, bucket: str) -> ValidGrant | None:
@@ -298,6 +439,8 @@ def _work_bucket_owner(settings: AccessSettings, bucket: str) -> ComputeSettings
 
 
 def target_account(settings: AccessSettings, target: Target) -> str:
+    if target.owner is not None:
+        return target.owner
     grant = _grant(settings, target.bucket)
     if target.kind == "key" and grant is not None and grant.kms_key_arn is not None:
         return grant.kms_key_arn.split(":")[4]
@@ -332,18 +475,23 @@ def _identity_allows(settings: AccessSettings, policy: str, cell: Cell) -> bool:
 
 
 def _admitted(settings: AccessSettings, principal: Principal) -> bool:
-    """Whether the storage account admits the caller: a role of a compute account whose path
-    and name start with that account's Forge prefix (what ``role/<prefix>*`` matches), or one
-    of its named roles; a session counts as its role."""
+    """Whether the storage account admits the caller: a role of a compute account with that
+    account's Forge role path whose name starts with its Forge prefix, or one of its named
+    roles; a session counts as its role."""
     arn = principal.principal_arn or ""
     for compute in settings.computes:
         role = re.fullmatch(
-            rf"arn:{settings.partition}:iam::{compute.account}:role/(?P<path_and_name>.+)", arn
+            rf"arn:{settings.partition}:iam::{compute.account}:role(?P<path>/(?:.*/)?)(?P<name>[^/]+)",
+            arn,
         )
         prefix = compute.forge_role_prefix
         if role is not None and (
             arn in compute.forge_role_arns
-            or (prefix is not None and role["path_and_name"].startswith(prefix))
+            or (
+                prefix is not None
+                and role["path"] == compute.forge_role_path
+                and role["name"].startswith(prefix)
+            )
         ):
             return True
     return False
@@ -375,8 +523,20 @@ def _granted(settings: AccessSettings, cell: Cell, identity_side: bool) -> bool:
     if cell.target.kind == "object":
         writable = OBJECT_WRITES if not grant.read_only else frozenset()
         return _under(cell.target.key, grant.prefixes) and cell.action in OBJECT_READS | writable
-    sharing = [other for other in settings.grants if _same_key(other, grant)]
-    actions = {KMS_READ} if all(g.read_only for g in sharing) else {KMS_READ, KMS_WRITE}
+    named_bucket = context.get(S3_ENCRYPTION_CONTEXT, "")
+    users = [
+        other
+        for other in settings.grants
+        if _same_key(other, grant)
+        and named_bucket
+        in (_bucket_arn(settings, other.name), *_objects_of(settings, other, named_bucket))
+    ]
+    actions = {KMS_READ} if all(g.read_only for g in users) else {KMS_READ, KMS_WRITE}
     through_s3 = context.get("kms:ViaService") == s3_via(key_region(settings, grant))
     named = not identity_side or not grant.create_kms_key or cell.aliased
-    return cell.action in actions and through_s3 and named
+    return bool(users) and cell.action in actions and through_s3 and named
+
+
+def _objects_of(settings: AccessSettings, grant: ValidGrant, arn: str) -> list[str]:
+    """``arn`` if it is an object ARN of ``grant``'s bucket."""
+    return [arn] if arn.startswith(f"{_bucket_arn(settings, grant.name)}/") else []

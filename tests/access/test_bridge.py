@@ -103,3 +103,59 @@ def test_the_evaluator_is_never_shipped() -> None:
     shipped = [path for path in (PROJECT_ROOT / "constructs_lib").rglob("*") if path.is_file()]
     assert shipped
     assert [path for path in shipped if b"cloud-copilot" in path.read_bytes()] == []
+
+
+@pytest.mark.parametrize(
+    ("named", "result"),
+    [
+        ("arn:aws:s3:::shared-bucket", ALLOWED),
+        ("arn:aws:s3:::shared-bucket/data.csv", ALLOWED),
+        ("arn:aws:s3:::other-bucket", IMPLICITLY_DENIED),
+        (None, IMPLICITLY_DENIED),
+    ],
+)
+def test_the_encryption_context_s3_names_is_evaluated(named: str | None, result: str) -> None:
+    key = f"arn:aws:kms:eu-west-1:{STORAGE_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    bound = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": key,
+                "Condition": {
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:s3:arn": [
+                            "arn:aws:s3:::shared-bucket",
+                            "arn:aws:s3:::shared-bucket/*",
+                        ]
+                    }
+                },
+            }
+        ],
+    }
+    trusting = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{COMPUTE_ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+    context = {"aws:PrincipalArn": ROLE}
+    if named is not None:
+        context["kms:EncryptionContext:aws:s3:arn"] = named
+    request = Request(
+        principal=ROLE,
+        action="kms:Decrypt",
+        resource=key,
+        resource_account=STORAGE_ACCOUNT,
+        identity_policies=("bound",),
+        resource_policy="key",
+        context=context,
+    )
+    (decision,) = evaluate({"bound": bound, "key": trusting}, [request])
+    assert decision.result == result

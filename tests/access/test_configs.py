@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from constructs_lib.policies import S3_ENCRYPTION_CONTEXT
 from tests.access import assembly
 from tests.access.bridge import ALLOWED, evaluate
 from tests.access.configs import SEVERAL_ACCOUNTS, Config
@@ -62,7 +63,7 @@ def test_the_statement_any_storage_stack_prints_for_a_key_serves_every_bucket_it
 ) -> None:
     app = synthesized(SEVERAL_ACCOUNTS)
     found = assembly.stacks(app.outdir, SETTINGS.partition)
-    via_s3 = (("kms:ViaService", s3_via(SETTINGS.storage_region)),)
+    via_s3 = ("kms:ViaService", s3_via(SETTINGS.storage_region))
     callers = [
         caller
         for caller in principals(SETTINGS)
@@ -74,7 +75,12 @@ def test_the_statement_any_storage_stack_prints_for_a_key_serves_every_bucket_it
             policies = dict(app.deployment.policies)
             policies[f"key:{key_arn}"] = assembly.existing_key_policy(key_arn, statements)
             cells = [
-                Cell(caller, action, Target("key", grant.name), via_s3)
+                Cell(
+                    caller,
+                    action,
+                    Target("key", grant.name),
+                    (via_s3, (S3_ENCRYPTION_CONTEXT, f"arn:aws:s3:::{grant.name}")),
+                )
                 for grant in SETTINGS.grants
                 if grant.kms_key_arn == key_arn
                 for caller in callers

@@ -164,6 +164,7 @@ def properties(
     data_links: Sequence[dict[str, str]] = (),
     retain: bool = False,
     secret: str = SECRET_NAME,
+    forge_prefix: str = "TowerForge",
 ) -> dict[str, str]:
     """ResourceProperties as CloudFormation sends them: every value a string."""
     return {
@@ -171,7 +172,7 @@ def properties(
         "ApiUrl": api_url,
         "WorkspaceId": workspace_id,
         "TokenSecret": secret,
-        "ForgeRolePrefix": "TowerForge",
+        "ForgeRolePrefix": forge_prefix,
         "RetainOnDelete": "true" if retain else "false",
         "DataLinks": json.dumps(list(data_links)),
         "ComputeEnvironment": json.dumps(environment or compute_env()),

@@ -24,9 +24,14 @@ def test_null_laden_answers_are_read_tolerantly(
     emulator = make_emulator(realistic=True, forge_prefix="EnterpriseForge")
     links = [{"name": "data-bucket-b", "resourceRef": "s3://data-bucket-b"}]
     environment = compute_env(buckets=[], fargateHeadEnabled=True)
-    props = properties(emulator.url, environment=environment, data_links=links)
+    props = properties(
+        emulator.url, environment=environment, data_links=links, forge_prefix="EnterpriseForge"
+    )
     renamed = properties(
-        emulator.url, environment={**environment, "name": "renamed"}, data_links=links
+        emulator.url,
+        environment={**environment, "name": "renamed"},
+        data_links=links,
+        forge_prefix="EnterpriseForge",
     )
 
     created = provider.run(create_event(props))
@@ -34,7 +39,6 @@ def test_null_laden_answers_are_read_tolerantly(
     provider.run(delete_event(updated.physical_id, renamed))
 
     ce_id = created.physical_id
-    # forgedResources wins over the ForgeRolePrefix property ("TowerForge" in these tests)
     assert created.data["InstanceRoleName"] == f"EnterpriseForge-{ce_id}-InstanceRole"
     assert created.data["FargateRoleName"] == f"EnterpriseForge-{ce_id}-FargateRole"
     assert updated.physical_id == ce_id
@@ -43,6 +47,17 @@ def test_null_laden_answers_are_read_tolerantly(
     findings = "\n".join(emulator.realistic_findings)
     assert "None for not nullable" in findings
     assert "is not of type 'object'" in findings  # forgedResources values are strings
+
+
+def test_forged_roles_outside_the_forge_prefix_fail_and_the_environment_is_discarded(
+    make_emulator: Callable[..., PlatformEmulator], provider: Provider
+) -> None:
+    emulator = make_emulator(realistic=True, forge_prefix="EnterpriseForge")
+
+    with pytest.raises(ValueError, match="does not start with the Forge role prefix 'TowerForge'"):
+        provider.run(create_event(properties(emulator.url)))
+
+    assert emulator.live(WORKSPACE) == []
 
 
 def test_role_names_fall_back_to_forge_naming_without_forged_resources(

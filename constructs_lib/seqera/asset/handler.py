@@ -357,6 +357,9 @@ def _await_available(
         if status != "AVAILABLE":
             LOGGER.info("Compute environment %s is %s", compute_env_id, status or "without status")
             return {"IsComplete": False}
+        instance_role, fargate_role = _role_names(
+            compute_env, compute_env_id, props.forge_role_prefix
+        )
         old_raw = event.get("OldResourceProperties")
         old = parse_properties(old_raw) if old_raw else None
         link_ids = _sync_data_links(platform, props, old)
@@ -366,7 +369,6 @@ def _await_available(
         if event.get(CREATED_FIELD):
             _discard(platform, compute_env_id)
         raise
-    instance_role, fargate_role = _role_names(compute_env, compute_env_id, props.forge_role_prefix)
     return {
         "IsComplete": True,
         "Data": {
@@ -392,7 +394,12 @@ def _discard(platform: PlatformClient, compute_env_id: str) -> None:
 
 def _role_names(compute_env: JsonObject, compute_env_id: str, prefix: str) -> tuple[str, str]:
     """Names of the Forge instance and Fargate roles: from forgedResources when Platform lists
-    them (one-key maps such as {"IamRole": "arn:...:role/<name>"}), else by Forge's naming."""
+    them (one-key maps such as {"IamRole": "arn:...:role/<name>"}), else by Forge's naming.
+
+    The construct attaches the s3-write policy to them, and the bucket policies admit only
+    roles whose name starts with the Forge prefix: a role named otherwise is refused here
+    rather than given a policy it could not use.
+    """
     names = {
         "InstanceRole": f"{prefix}-{compute_env_id}-InstanceRole",
         "FargateRole": f"{prefix}-{compute_env_id}-FargateRole",
@@ -410,6 +417,13 @@ def _role_names(compute_env: JsonObject, compute_env_id: str, prefix: str) -> tu
             for role in names:
                 if name.endswith(f"-{compute_env_id}-{role}"):
                     found[role] = name
+    for name in found.values():
+        if not name.startswith(prefix):
+            raise ValueError(
+                f"Platform reports the Forge role {name}, whose name does not start with the "
+                f"Forge role prefix {prefix!r} that the bucket policies admit; set "
+                "forge_role_prefix to the prefix this Platform's Batch Forge uses"
+            )
     merged = {**names, **found}
     return merged["InstanceRole"], merged["FargateRole"]
 
