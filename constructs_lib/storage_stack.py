@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from constructs_lib import policies
-from constructs_lib.config import ValidGrant
+from constructs_lib.config import AccessSettings, ValidGrant
 from constructs_lib.nag import ACCESS_LOG_LOOP_REASON, acknowledge
 from constructs_lib.plan import AccessPlan, StoragePlan
 
@@ -21,17 +21,45 @@ def secure_bucket(
     scope: Construct,
     construct_id: str,
     *,
+    settings: AccessSettings,
     bucket_name: str | None = None,
     encryption_key: kms.IKey | None = None,
+    expire_days: int | None = None,
 ) -> s3.Bucket:
     """A bucket with the settings of every bucket this library creates: no public access,
     encrypted (S3-managed, or with ``encryption_key`` and an S3 Bucket Key), owner-enforced
-    (no ACLs: B owns what A writes), versioned, and retained when its stack is deleted.
+    (no ACLs: B owns what A writes), versioned, and retained when its stack is deleted; its
+    lifecycle aborts unfinished multipart uploads and deletes noncurrent versions after the
+    days ``settings`` give, and expires current objects only when ``expire_days`` is given
+    (the log bucket's records).
 
     TLS is required by a statement of the bucket's policy, which its caller writes: the data
     buckets' policies come from the plan, so CDK's ``enforce_ssl`` (a policy of its own) is off.
     """
-    return s3.Bucket(
+    rules: list[s3.LifecycleRule] = []
+    if settings.abort_incomplete_uploads_days is not None:
+        rules.append(
+            s3.LifecycleRule(
+                id="AbortIncompleteUploads",
+                abort_incomplete_multipart_upload_after=cdk.Duration.days(
+                    settings.abort_incomplete_uploads_days
+                ),
+            )
+        )
+    if settings.noncurrent_versions_expire_days is not None:
+        rules.append(
+            s3.LifecycleRule(
+                id="ExpireNoncurrentVersions",
+                noncurrent_version_expiration=cdk.Duration.days(
+                    settings.noncurrent_versions_expire_days
+                ),
+            )
+        )
+    if expire_days is not None:
+        rules.append(
+            s3.LifecycleRule(id="ExpireObjects", expiration=cdk.Duration.days(expire_days))
+        )
+    bucket = s3.Bucket(
         scope,
         construct_id,
         bucket_name=bucket_name,
@@ -44,15 +72,18 @@ def secure_bucket(
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         versioned=True,
         enforce_ssl=False,
+        lifecycle_rules=rules or None,
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
+    return bucket
 
 
 class StorageStack(cdk.Stack):
     """The storage account's half: each bucket gets a policy that admits A's Forge roles.
 
     Created buckets are private, encrypted, versioned, owner-enforced, TLS-only and retained:
-    deleting the stack never deletes data. Their server access logs go to
+    deleting the stack never deletes data; their lifecycle only aborts unfinished uploads and
+    deletes noncurrent versions (and old log records). Their server access logs go to
     ``access_logs_bucket`` (the named bucket, or one created here; None when this stack
     creates no bucket).
     """
@@ -112,7 +143,10 @@ class StorageStack(cdk.Stack):
         named = self.plan.settings.access_logs_bucket
         if named is not None:
             return s3.Bucket.from_bucket_name(self, "AccessLogs", named)
-        logs = secure_bucket(self, "AccessLogs")
+        settings = self.plan.settings
+        logs = secure_bucket(
+            self, "AccessLogs", settings=settings, expire_days=settings.access_logs_expire_days
+        )
         logs.add_to_resource_policy(
             iam.PolicyStatement.from_json(policies.deny_insecure_transport(logs.bucket_arn))
         )
@@ -126,7 +160,13 @@ class StorageStack(cdk.Stack):
             self.keys[grant.name] = key
         bucket = None
         if grant.create:
-            bucket = secure_bucket(scope, "Bucket", bucket_name=grant.name, encryption_key=key)
+            bucket = secure_bucket(
+                scope,
+                "Bucket",
+                settings=self.plan.settings,
+                bucket_name=grant.name,
+                encryption_key=key,
+            )
             self._log_access(bucket, grant.name)
             self.created_buckets[grant.name] = bucket
         bucket_policy = s3.CfnBucketPolicy(

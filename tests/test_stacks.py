@@ -372,3 +372,80 @@ def test_a_storage_stack_that_creates_no_bucket_has_no_log_bucket() -> None:
     assert access.storage_stack.access_logs_bucket is None
     assert len(access.storage_stack.node.find_all()) == before
     assert template_of(access.storage_stack).find_resources("AWS::S3::Bucket") == {}
+
+
+def lifecycle_rules(template: assertions.Template, named: str | None) -> list[dict[str, Any]]:
+    """The lifecycle rules of the bucket ``named`` (None: the created log bucket)."""
+    (bucket,) = [
+        b
+        for b in template.find_resources("AWS::S3::Bucket").values()
+        if b["Properties"].get("BucketName") == named
+    ]
+    rules: list[dict[str, Any]] = (
+        bucket["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+    )
+    return rules
+
+
+def abort_rule(days: int) -> dict[str, Any]:
+    return {
+        "Id": "AbortIncompleteUploads",
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+        "Status": "Enabled",
+    }
+
+
+def noncurrent_rule(days: int) -> dict[str, Any]:
+    return {
+        "Id": "ExpireNoncurrentVersions",
+        "NoncurrentVersionExpiration": {"NoncurrentDays": days},
+        "Status": "Enabled",
+    }
+
+
+def expire_rule(days: int) -> dict[str, Any]:
+    return {"Id": "ExpireObjects", "ExpirationInDays": days, "Status": "Enabled"}
+
+
+def test_created_buckets_abort_unfinished_uploads_and_expire_noncurrent_versions(
+    storage: assertions.Template,
+) -> None:
+    for name in CREATED:
+        assert lifecycle_rules(storage, name) == [abort_rule(7), noncurrent_rule(90)], name
+
+
+def test_the_created_log_bucket_also_expires_its_records_after_a_year(
+    logged: CrossAccountBucketAccess,
+) -> None:
+    assert lifecycle_rules(template_of(logged.storage_stack), None) == [
+        abort_rule(7),
+        noncurrent_rule(90),
+        expire_rule(365),
+    ]
+
+
+def test_the_lifecycle_days_given_are_the_days_of_the_rules() -> None:
+    access = access_for(
+        BucketGrant("created-b", create=True),
+        abort_incomplete_uploads_days=1,
+        noncurrent_versions_expire_days=30,
+        access_logs_expire_days=2557,
+    )
+    template = template_of(access.storage_stack)
+    assert lifecycle_rules(template, "created-b") == [abort_rule(1), noncurrent_rule(30)]
+    assert lifecycle_rules(template, None) == [
+        abort_rule(1),
+        noncurrent_rule(30),
+        expire_rule(2557),
+    ]
+
+
+def test_none_keeps_objects_versions_and_uploads_forever() -> None:
+    access = access_for(
+        BucketGrant("created-b", create=True),
+        abort_incomplete_uploads_days=None,
+        noncurrent_versions_expire_days=None,
+        access_logs_expire_days=None,
+    )
+    template = template_of(access.storage_stack)
+    assert lifecycle_rules(template, "created-b") == lifecycle_rules(template, None) == []
