@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The CDK app: reads the ``tower:*`` settings from cdk.json context and checks with cdk-nag.
+"""The CDK app: reads the ``tower:*`` settings from cdk.json context; the construct checks its
+stacks with the rule packs of ``tower:nagPacks`` (cdk-nag and the AWS Control Tower controls).
 
 Override any setting on the command line, for example
 ``cdk synth -c tower:storageAccount=333333333333``.
@@ -12,7 +13,6 @@ from collections.abc import Mapping
 from typing import cast
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks
 
 from constructs_lib import ConfigError, CrossAccountBucketAccess
 from constructs_lib.context import in_context_terms, options_from_context
@@ -32,7 +32,6 @@ def build_app(context: Mapping[str, object] | None = None, outdir: str | None = 
         CrossAccountBucketAccess.from_options(app, CONSTRUCT_ID, options)
     except ConfigError as error:
         raise in_context_terms(error) from None
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 
 

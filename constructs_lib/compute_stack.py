@@ -10,7 +10,14 @@ from constructs import Construct
 
 from constructs_lib import policies
 from constructs_lib.config import grantee_kind
-from constructs_lib.nag import KEY_WILDCARD_REASON, OBJECT_WILDCARD_REASON, acknowledge_all
+from constructs_lib.nag import (
+    IAM_USER,
+    IAM_USER_REASON,
+    KEY_WILDCARD_REASON,
+    OBJECT_WILDCARD_REASON,
+    acknowledge_all,
+    acknowledge_each,
+)
 from constructs_lib.plan import AccessPlan, ComputePlan
 from constructs_lib.seqera.resource import PlatformComputeEnvironmentResource
 
@@ -72,13 +79,15 @@ class ComputeStack(cdk.Stack):
         return policy
 
     def attach_s3_write(self, grantee: Grantee) -> None:
-        """Attach every part of the s3-write policy to a role, user or group of this account."""
+        """Attach every part of the s3-write policy to a role, user or group of this account
+        (a policy attached to a user is a finding of the compliance packs: acknowledged)."""
         kind = grantee_kind(grantee, "attach_to")
         for policy in self.s3_write_policies:
             if kind == "role":
                 policy.attach_to_role(cast(iam.IRole, grantee))
             elif kind == "user":
                 policy.attach_to_user(cast(iam.IUser, grantee))
+                acknowledge_each(policy, IAM_USER, IAM_USER_REASON)
             else:
                 policy.attach_to_group(cast(iam.IGroup, grantee))
 

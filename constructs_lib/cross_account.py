@@ -29,6 +29,7 @@ from constructs_lib.defaults import (
     DEFAULT_NONCURRENT_VERSIONS_EXPIRE_DAYS,
     STORAGE_STACK_SUFFIX,
 )
+from constructs_lib.nag import add_packs
 from constructs_lib.plan import AccessPlan, plan_access
 from constructs_lib.seqera.resource import PlatformComputeEnvironmentResource
 from constructs_lib.seqera.settings import PlatformComputeEnvironment
@@ -65,7 +66,8 @@ class CrossAccountBucketAccess(Construct):
     keys), spread over ``storage_stacks`` when CloudFormation's quotas require. The keyword
     arguments are the fields of ``AccessOptions``, where each is documented. Every option is
     validated, and every document computed (``plan``), before any construct is made; a bad
-    option raises ConfigError. Use it in an ``App`` or a ``Stage``.
+    option raises ConfigError. Use it in an ``App`` or a ``Stage``: the rule packs of
+    ``nag_packs`` check that stage's stacks at every synth.
     """
 
     def __init__(
@@ -143,6 +145,7 @@ class CrossAccountBucketAccess(Construct):
             )
             for compute in self.plan.computes
         )
+        add_packs(self, self.settings.nag_packs)
 
     @classmethod
     def from_options(

@@ -32,3 +32,7 @@ DEFAULT_MAX_CPUS: Final = 256
 # The custom resource's Lambda functions: their log groups keep a year (what the AWS Control
 # Tower controls ask), and no concurrency is reserved (new accounts cannot spare any).
 DEFAULT_LOG_RETENTION_DAYS: Final = 365
+# The custom resource's log groups are named "<prefix><compute stack name>/<log>", so that the
+# key that encrypts them can name them in its policy (the waiter's under Step Functions'
+# "/aws/vendedlogs/states", which keeps CloudWatch Logs' resource policy small).
+LOG_GROUP_PREFIX: Final = "/tower-cross-account/"

@@ -13,7 +13,20 @@ from constructs import Construct
 
 from constructs_lib import policies
 from constructs_lib.config import AccessSettings, ValidGrant
-from constructs_lib.nag import ACCESS_LOG_LOOP_REASON, acknowledge
+from constructs_lib.nag import (
+    ACCESS_LOG_LOOP,
+    ACCESS_LOG_LOOP_REASON,
+    CHOSEN_SSE_S3_REASON,
+    EVENT_NOTIFICATIONS,
+    EVENT_NOTIFICATIONS_REASON,
+    LOG_BUCKET_ENCRYPTION_REASON,
+    OBJECT_LOCK,
+    OBJECT_LOCK_REASON,
+    REPLICATION,
+    REPLICATION_REASON,
+    SSE_S3,
+    acknowledge_each,
+)
 from constructs_lib.plan import AccessPlan, StoragePlan
 
 
@@ -31,7 +44,7 @@ def secure_bucket(
     (no ACLs: B owns what A writes), versioned, and retained when its stack is deleted; its
     lifecycle aborts unfinished multipart uploads and deletes noncurrent versions after the
     days ``settings`` give, and expires current objects only when ``expire_days`` is given
-    (the log bucket's records).
+    (the log bucket's records). The findings every created bucket shares are acknowledged.
 
     TLS is required by a statement of the bucket's policy, which its caller writes: the data
     buckets' policies come from the plan, so CDK's ``enforce_ssl`` (a policy of its own) is off.
@@ -75,6 +88,9 @@ def secure_bucket(
         lifecycle_rules=rules or None,
         removal_policy=cdk.RemovalPolicy.RETAIN,
     )
+    acknowledge_each(bucket, REPLICATION, REPLICATION_REASON)
+    acknowledge_each(bucket, EVENT_NOTIFICATIONS, EVENT_NOTIFICATIONS_REASON)
+    acknowledge_each(bucket, OBJECT_LOCK, OBJECT_LOCK_REASON)
     return bucket
 
 
@@ -150,7 +166,8 @@ class StorageStack(cdk.Stack):
         logs.add_to_resource_policy(
             iam.PolicyStatement.from_json(policies.deny_insecure_transport(logs.bucket_arn))
         )
-        acknowledge(logs, "AwsSolutions-S1", ACCESS_LOG_LOOP_REASON)
+        acknowledge_each(logs, ACCESS_LOG_LOOP, ACCESS_LOG_LOOP_REASON)
+        acknowledge_each(logs, SSE_S3, LOG_BUCKET_ENCRYPTION_REASON)
         return logs
 
     def _add_grant(self, grant: ValidGrant) -> None:
@@ -167,6 +184,8 @@ class StorageStack(cdk.Stack):
                 bucket_name=grant.name,
                 encryption_key=key,
             )
+            if key is None:
+                acknowledge_each(bucket, SSE_S3, CHOSEN_SSE_S3_REASON)
             self._log_access(bucket, grant.name)
             self.created_buckets[grant.name] = bucket
         bucket_policy = s3.CfnBucketPolicy(

@@ -7,21 +7,21 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import assertions
 from aws_cdk import aws_iam as iam
-from cdk_nag import AwsSolutionsChecks
 
+from app import CONSTRUCT_ID, build_app
 from constructs_lib import (
     AccessOptions,
     BucketGrant,
     CrossAccountBucketAccess,
     PlatformComputeEnvironment,
 )
-from constructs_lib.config import AccessSettings, validate
+from constructs_lib.config import NAG_PACKS, AccessSettings, validate
 from constructs_lib.plan import AccessPlan, plan_access
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -70,6 +70,10 @@ MAXIMAL_PLATFORM = PlatformComputeEnvironment(
     fusion2_enabled=True,
     register_data_links=True,
     retain_on_delete=True,
+    handler_subnets=("subnet-0123456789abcdef1", "subnet-0123456789abcdef2"),
+    handler_security_groups=("sg-0123456789abcdef1",),
+    handler_reserved_concurrency=2,
+    log_retention_days=731,
 )
 
 
@@ -79,14 +83,9 @@ def example_context() -> dict[str, Any]:
     return context
 
 
-def with_nag(app: cdk.App) -> cdk.App:
-    """Add the AwsSolutions pack the way app.py does."""
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return app
-
-
 def maximal_app(outdir: str | None = None) -> tuple[cdk.App, CrossAccountBucketAccess]:
-    """An app using every option: each grant kind, role ARNs, attached principals, logs."""
+    """An app using every option: each grant kind, role ARNs, attached principals, logs,
+    Platform with its handlers in a VPC, and every rule pack."""
     app = cdk.App(outdir=outdir)
     principals = cdk.Stack(app, "Principals", env=COMPUTE_ENV)
     access = CrossAccountBucketAccess(
@@ -109,8 +108,9 @@ def maximal_app(outdir: str | None = None) -> tuple[cdk.App, CrossAccountBucketA
         work_bucket="tower-work-a",
         access_logs_bucket="central-access-logs-b",
         platform=MAXIMAL_PLATFORM,
+        nag_packs=NAG_PACKS,
     )
-    return with_nag(app), access
+    return app, access
 
 
 @dataclass(frozen=True)
@@ -121,17 +121,57 @@ class Synthesized:
     outdir: Path
 
 
+def synth_keeping_findings(app: cdk.App) -> None:
+    """Synthesize ``app``; findings of its rule packs stay in validation-report.json for the
+    tests that check it, so the templates are still there for every other test."""
+    try:
+        app.synth()
+    except RuntimeError as error:
+        if "ValidationFailed" not in str(error):
+            raise
+
+
+def findings(outdir: Path) -> list[tuple[str, str, str]]:
+    """The unacknowledged findings of a synthesized app: (plugin, rule, construct path), and
+    (plugin, "failed", its error) for a plugin that could not run."""
+    report = json.loads((outdir / "validation-report.json").read_text())
+    found: list[tuple[str, str, str]] = []
+    for plugin in report["pluginReports"]:
+        if plugin["conclusion"] != "success" and not plugin["violations"]:
+            found.append((plugin["pluginName"], "failed", json.dumps(plugin.get("metadata"))))
+        found += [
+            (plugin["pluginName"], violation["ruleName"], construct["constructPath"])
+            for violation in plugin["violations"]
+            for construct in violation["violatingConstructs"]
+        ]
+    return found
+
+
 @pytest.fixture(scope="session")
 def maximal(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The maximal app, built and synthesized (cdk-nag included) once per test session."""
+    """The maximal app, built and synthesized (every rule pack included) once per session."""
     outdir = tmp_path_factory.mktemp("maximal")
     app, access = maximal_app(outdir=str(outdir))
-    app.synth()
+    synth_keeping_findings(app)
     return Synthesized(access, outdir)
 
 
+@pytest.fixture(scope="session")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The example app of cdk.json (every rule pack on), synthesized once per session."""
+    outdir = tmp_path_factory.mktemp("example")
+    app = build_app(example_context(), outdir=str(outdir))
+    synth_keeping_findings(app)
+    return Synthesized(cast(CrossAccountBucketAccess, app.node.find_child(CONSTRUCT_ID)), outdir)
+
+
 def template_of(stack: cdk.Stack) -> assertions.Template:
-    """The synthesized CloudFormation template of ``stack``."""
+    """The synthesized CloudFormation template of ``stack``: read from its cloud assembly when
+    its app was synthesized already (a session app whose findings a compliance test reports),
+    else synthesized now."""
+    written = Path(cast(cdk.Stage, cdk.Stage.of(stack)).outdir) / stack.template_file
+    if written.is_file():
+        return assertions.Template.from_json(json.loads(written.read_text()))
     return assertions.Template.from_stack(stack)
 
 

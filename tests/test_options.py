@@ -18,8 +18,9 @@ from constructs_lib import (
     ConfigError,
     CrossAccountBucketAccess,
     CrossAccountBucketAccessStage,
+    PlatformComputeEnvironment,
 )
-from constructs_lib.context import context_setting, option_keys, options_from_context
+from constructs_lib.context import camel, context_setting, option_keys, options_from_context
 from tests.conftest import (
     COMPUTE_ENV,
     PROJECT_ROOT,
@@ -232,3 +233,12 @@ def test_the_readme_documents_every_option_and_every_context_key() -> None:
         assert f"`{field.name}`" in options_table, field.name
     for key in option_keys():
         assert f"`tower:{key}`" in context_table, key
+
+
+def test_the_readme_documents_every_platform_setting() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    example = readme.split("platform=PlatformComputeEnvironment(", 1)[1].split("```", 1)[0]
+    context_keys = readme.split("| `tower:platform` |", 1)[1].split("\n", 1)[0]
+    for field in dataclasses.fields(PlatformComputeEnvironment):
+        assert field.name in example, field.name
+        assert f'"{camel(field.name)}"' in context_keys, field.name

@@ -18,6 +18,7 @@ from tests.conftest import (
     COMPUTE_ACCOUNT,
     COMPUTE_ENV,
     MAXIMAL_PLATFORM,
+    REGION,
     STORAGE_ENV,
     Synthesized,
     access_for,
@@ -220,3 +221,162 @@ def test_compute_env_id_and_instance_role_are_outputs(compute: assertions.Templa
     values = [output["Value"] for output in compute.find_outputs("*").values()]
     assert {"Fn::GetAtt": [resource_id, "ComputeEnvId"]} in values
     assert {"Fn::GetAtt": [resource_id, "InstanceRoleName"]} in values
+
+
+DEFAULT_PLATFORM = PlatformComputeEnvironment(
+    name="genomics-cross-account",
+    credentials_id="4Kx9Pq2mT7vZ",
+    token_secret="seqera/platform-token",
+    work_dir="s3://tower-work-a/work",
+)
+LOG_KEY_ARN = f"arn:aws:kms:{REGION}:{COMPUTE_ACCOUNT}:key/0000abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.fixture(scope="module")
+def default_compute() -> assertions.Template:
+    """The compute template of a Platform resource with every handler setting left default."""
+    return template_of(access_for(BucketGrant("data-b"), platform=DEFAULT_PLATFORM).compute_stack)
+
+
+@pytest.fixture(scope="module")
+def given_key_compute() -> assertions.Template:
+    """The compute template of a Platform resource whose log groups use a given key."""
+    platform = dataclasses.replace(DEFAULT_PLATFORM, log_key_arn=LOG_KEY_ARN)
+    return template_of(access_for(BucketGrant("data-b"), platform=platform).compute_stack)
+
+
+def in_partition_aws(arn: str | dict[str, Any]) -> str:
+    """An ARN as text, its ``AWS::Partition`` reference read as ``aws``."""
+    if isinstance(arn, str):
+        return arn
+    parts = arn["Fn::Join"][1]
+    return "".join("aws" if part == {"Ref": "AWS::Partition"} else part for part in parts)
+
+
+def functions(template: assertions.Template) -> dict[str, dict[str, Any]]:
+    """Every Lambda function's properties (the handlers' and the Provider framework's)."""
+    found = template.find_resources("AWS::Lambda::Function")
+    assert len(found) == 5
+    return {logical_id: f["Properties"] for logical_id, f in found.items()}
+
+
+def log_groups(template: assertions.Template) -> dict[str, dict[str, Any]]:
+    """Every log group's properties."""
+    found = template.find_resources("AWS::Logs::LogGroup")
+    assert len(found) == 4
+    return {logical_id: group["Properties"] for logical_id, group in found.items()}
+
+
+def test_every_log_group_keeps_the_retention_asked_for(compute: assertions.Template) -> None:
+    assert {group["RetentionInDays"] for group in log_groups(compute).values()} == {731}
+
+
+def test_log_groups_keep_a_year_by_default(default_compute: assertions.Template) -> None:
+    assert {group["RetentionInDays"] for group in log_groups(default_compute).values()} == {365}
+
+
+def test_every_function_logs_to_one_of_these_log_groups(compute: assertions.Template) -> None:
+    groups = log_groups(compute)
+    for properties in functions(compute).values():
+        assert properties["LoggingConfig"]["LogGroup"]["Ref"] in groups
+
+
+def test_every_log_group_is_encrypted_with_a_created_retained_rotating_key(
+    default_compute: assertions.Template,
+) -> None:
+    ((key_id, key),) = default_compute.find_resources("AWS::KMS::Key").items()
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+    for group in log_groups(default_compute).values():
+        assert group["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def test_the_log_key_lets_cloudwatch_logs_use_it_for_these_log_groups_only(
+    default_compute: assertions.Template,
+) -> None:
+    (statement,) = [
+        s
+        for s in statements_of(default_compute, "AWS::KMS::Key")
+        if s.get("Principal") == {"Service": f"logs.{REGION}.amazonaws.com"}
+    ]
+    names = sorted(group["LogGroupName"] for group in log_groups(default_compute).values())
+    arns = statement["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]
+    assert sorted(map(in_partition_aws, arns)) == [
+        f"arn:aws:logs:{REGION}:{COMPUTE_ACCOUNT}:log-group:{name}" for name in names
+    ]
+    assert "kms:Decrypt*" in statement["Action"]
+
+
+def test_the_log_key_refuses_grants_that_are_not_for_an_aws_resource(
+    default_compute: assertions.Template,
+) -> None:
+    (deny,) = [s for s in statements_of(default_compute, "AWS::KMS::Key") if s["Effect"] == "Deny"]
+    assert (deny["Principal"], deny["Action"], deny["Resource"]) == (
+        {"AWS": "*"},
+        "kms:CreateGrant",
+        "*",
+    )
+    assert deny["Condition"] == {
+        "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+    }
+
+
+def test_a_given_log_key_encrypts_the_log_groups_and_none_is_created(
+    given_key_compute: assertions.Template,
+) -> None:
+    assert given_key_compute.find_resources("AWS::KMS::Key") == {}
+    for group in log_groups(given_key_compute).values():
+        assert group["KmsKeyId"] == LOG_KEY_ARN
+
+
+def test_a_given_log_key_gets_the_statement_its_policy_needs_as_an_output(
+    given_key_compute: assertions.Template,
+) -> None:
+    (output,) = [
+        o
+        for name, o in given_key_compute.find_outputs("*").items()
+        if "LogKeyPolicyStatement" in name
+    ]
+    assert "logs.eu-west-1.amazonaws.com" in json.dumps(output["Value"])
+
+
+def test_every_function_runs_in_the_handler_subnets(compute: assertions.Template) -> None:
+    for properties in functions(compute).values():
+        assert properties["VpcConfig"] == {
+            "SubnetIds": list(MAXIMAL_PLATFORM.handler_subnets),
+            "SecurityGroupIds": list(MAXIMAL_PLATFORM.handler_security_groups),
+        }
+
+
+def test_every_function_in_a_vpc_may_manage_its_network_interfaces(
+    compute: assertions.Template,
+) -> None:
+    roles = compute.find_resources("AWS::IAM::Role")
+    for properties in functions(compute).values():
+        role = roles[properties["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert any(
+            "AWSLambdaVPCAccessExecutionRole" in json.dumps(arn)
+            for arn in role["ManagedPolicyArns"]
+        )
+
+
+def test_without_handler_subnets_no_function_is_in_a_vpc(
+    default_compute: assertions.Template,
+) -> None:
+    assert all("VpcConfig" not in p for p in functions(default_compute).values())
+    assert "AWSLambdaVPCAccessExecutionRole" not in json.dumps(default_compute.to_json())
+
+
+def test_every_function_reserves_the_concurrency_asked_for(compute: assertions.Template) -> None:
+    assert {p["ReservedConcurrentExecutions"] for p in functions(compute).values()} == {2}
+
+
+def test_no_concurrency_is_reserved_by_default(default_compute: assertions.Template) -> None:
+    assert all("ReservedConcurrentExecutions" not in p for p in functions(default_compute).values())
+
+
+def test_the_handlers_and_the_waiter_are_traced_with_xray(compute: assertions.Template) -> None:
+    handlers = [p for p in functions(compute).values() if p["Handler"].startswith("handler.")]
+    assert [p["TracingConfig"] for p in handlers] == [{"Mode": "Active"}] * 2
+    (machine,) = compute.find_resources("AWS::StepFunctions::StateMachine").values()
+    assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}

@@ -37,15 +37,17 @@ This proves deployment mechanics only: the example's templates, less the custom 
 deploy and delete; each stack and each resource lands in its own account; every asset, the
 Lambda code included, is published to its account's bootstrap bucket with the staged bytes;
 the Lambda functions are created in A alone from that code, with the synthesized runtimes and
-handlers; a second synthesis matches what is deployed; and retained data survives a destroy.
+handlers; the custom resource's log groups keep their retention; a second synthesis matches
+what is deployed; and retained data survives a destroy.
 It proves no access decision and runs no Lambda code. The emulator enforces no IAM, trust,
 bucket or key policy (any dummy key may do anything; AssumeRole ignores trust policies), its
 CloudFormation skips AWS::S3::BucketPolicy (the stack still completes with no bucket policy set,
 which is also why the example's existing buckets need not exist here), it does not attach the
 s3-write policy to the Forge instance role (the custom resource that names the role is not
-deployed), it returns no stack outputs through change sets, and it leaves managed policies
-behind on delete. Who can reach which bucket and key is proven elsewhere, by the IAM evaluator
-tests (tests/access); what the custom resource does, by tests/platform.
+deployed), it drops a log group's KmsKeyId, it returns no stack outputs through change sets,
+and it leaves managed policies behind on delete. Who can reach which bucket and key is proven
+elsewhere, by the IAM evaluator tests (tests/access); what the custom resource does, by
+tests/platform.
 
 Nothing leaves the machine: the CLI runs with --no-notices, CDK_DISABLE_CLI_TELEMETRY,
 CDK_DISABLE_VERSION_CHECK, AWS_EC2_METADATA_DISABLED and the emulator as its only endpoint, and
@@ -97,6 +99,7 @@ EXECUTION_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 # Types the emulator's CloudFormation does not create, though the stack completes.
 EMULATOR_SKIPS = {"AWS::S3::BucketPolicy", "AWS::CDK::Metadata"}
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
+LOG_GROUP = "AWS::Logs::LogGroup"
 MANAGED_POLICY = "AWS::IAM::ManagedPolicy"
 PLATFORM_HANDLERS = {"handler.on_event", "handler.is_complete"}
 PLATFORM_CODE_FILES = {"handler.py", "client.py"}
@@ -426,6 +429,23 @@ def test_the_lambda_functions_run_the_published_code_in_the_compute_account_only
     assert {handler: made[handler] for handler in PLATFORM_HANDLERS} == dict.fromkeys(
         PLATFORM_HANDLERS, RUNTIME.name
     )
+
+
+def test_the_log_groups_keep_their_retention(
+    deployed: list[DeployedStack], accounts: Accounts
+) -> None:
+    """Their KMS key is not read back: the emulator drops a log group's KmsKeyId from a
+    template (it reads only the API's ``kmsKeyId``); the template tests check it."""
+    (compute,) = [d for d in deployed if d.artifact.account == COMPUTE_ACCOUNT]
+    groups = {
+        group["logGroupName"]: group
+        for group in accounts.client("logs", COMPUTE_ACCOUNT).describe_log_groups()["logGroups"]
+    }
+    log_groups = compute.artifact.of_type(LOG_GROUP)
+    assert log_groups, "the compute stack has no log group"
+    for logical_id, synthesized in log_groups.items():
+        group = groups[compute.resources[logical_id].physical_id]
+        assert group["retentionInDays"] == synthesized["Properties"]["RetentionInDays"]
 
 
 def test_diff_is_clean_after_deploy(cdk: Cdk, deployed: list[DeployedStack], workdir: Path) -> None:
