@@ -447,7 +447,8 @@ def key_policy_statements(
     """The key-policy statements in B that let A's Forge roles use a key through S3, for the
     buckets it encrypts (``grants``): decrypt for each, data keys for the read-write ones,
     each bound to its buckets by the encryption context. A key the storage stack creates also
-    refuses A any grant that is not for an AWS resource (S3 needs none)."""
+    refuses every grant that is neither for an AWS resource nor asked by an AWS service (S3
+    needs none), in the shape the AWS Control Tower control CT.KMS.PR.3 checks for."""
     region = key_region(settings, grants[0])
     via_s3 = {"kms:ViaService": s3_service_principal(settings.partition, region)}
     statements: list[Statement] = []
@@ -478,10 +479,15 @@ def key_policy_statements(
             {
                 "Sid": "DenyGrantsOutsideAws",
                 "Effect": "Deny",
-                "Principal": account_principal(settings),
+                "Principal": {"AWS": "*"},
                 "Action": "kms:CreateGrant",
                 "Resource": "*",
-                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "false"}},
+                "Condition": {
+                    "BoolIfExists": {
+                        "kms:GrantIsForAWSResource": "false",
+                        "aws:PrincipalIsAWSService": "false",
+                    }
+                },
             }
         )
     return statements

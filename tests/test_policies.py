@@ -316,10 +316,15 @@ def test_a_created_key_refuses_grants_that_are_not_for_an_aws_resource() -> None
     assert refusal == {
         "Sid": "DenyGrantsOutsideAws",
         "Effect": "Deny",
-        "Principal": {"AWS": f"arn:aws:iam::{COMPUTE_ACCOUNT}:root"},
+        "Principal": {"AWS": "*"},
         "Action": "kms:CreateGrant",
         "Resource": "*",
-        "Condition": {"Bool": {"kms:GrantIsForAWSResource": "false"}},
+        "Condition": {
+            "BoolIfExists": {
+                "kms:GrantIsForAWSResource": "false",
+                "aws:PrincipalIsAWSService": "false",
+            }
+        },
     }
 
 

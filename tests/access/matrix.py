@@ -398,14 +398,13 @@ def _refuses_encryption(settings: AccessSettings, cell: Cell) -> bool:
 
 
 def _refuses_grant(settings: AccessSettings, cell: Cell) -> bool:
-    """A grant on a key the storage stack creates, asked by a principal of a compute account
-    for something that is not an AWS resource."""
+    """A grant on a key the storage stack creates, asked by anyone but an AWS service for
+    something that is not an AWS resource."""
     grant = _grant(settings, cell.target.bucket)
     return (
         cell.action == KMS_GRANT
         and grant is not None
         and grant.create_kms_key
-        and compute_of(settings, cell.principal.account) is not None
         and dict(cell.context).get(GRANT_FOR_AWS) == "false"
     )
 

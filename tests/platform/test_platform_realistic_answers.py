@@ -57,7 +57,7 @@ def test_forged_roles_outside_the_forge_prefix_fail_and_the_environment_is_disca
     with pytest.raises(ValueError, match="does not start with the Forge role prefix 'TowerForge'"):
         provider.run(create_event(properties(emulator.url)))
 
-    assert emulator.live(WORKSPACE) == []
+    assert [ce.status for ce in emulator.live(WORKSPACE)] == ["DELETING"]
 
 
 def test_role_names_fall_back_to_forge_naming_without_forged_resources(
