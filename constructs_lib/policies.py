@@ -475,22 +475,27 @@ def key_policy_statements(
                 }
             )
     if created:
-        statements.append(
-            {
-                "Sid": "DenyGrantsOutsideAws",
-                "Effect": "Deny",
-                "Principal": {"AWS": "*"},
-                "Action": "kms:CreateGrant",
-                "Resource": "*",
-                "Condition": {
-                    "BoolIfExists": {
-                        "kms:GrantIsForAWSResource": "false",
-                        "aws:PrincipalIsAWSService": "false",
-                    }
-                },
-            }
-        )
+        statements.append(deny_grants_outside_aws())
     return statements
+
+
+def deny_grants_outside_aws() -> Statement:
+    """The key-policy statement of every key the library creates that refuses grants neither
+    for an AWS resource nor asked by an AWS service, in the shape the AWS Control Tower
+    control CT.KMS.PR.3 checks for."""
+    return {
+        "Sid": "DenyGrantsOutsideAws",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "kms:CreateGrant",
+        "Resource": "*",
+        "Condition": {
+            "BoolIfExists": {
+                "kms:GrantIsForAWSResource": "false",
+                "aws:PrincipalIsAWSService": "false",
+            }
+        },
+    }
 
 
 def compact_size(document: Document) -> int:

@@ -16,6 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from constructs_lib import policies
 from constructs_lib.defaults import LOG_GROUP_PREFIX
 from constructs_lib.nag import (
     BASIC_EXECUTION_FINDING,
@@ -174,19 +175,7 @@ class PlatformComputeEnvironmentResource(Construct):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyGrantsOutsideAws",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["kms:CreateGrant"],
-                resources=["*"],
-                conditions={
-                    "BoolIfExists": {
-                        "kms:GrantIsForAWSResource": "false",
-                        "aws:PrincipalIsAWSService": "false",
-                    }
-                },
-            )
+            iam.PolicyStatement.from_json(policies.deny_grants_outside_aws())
         )
         return key
 
