@@ -11,8 +11,9 @@ not declare. Problems are collected in ``violations``. Answers the emulator send
 spec on purpose (401, which the spec never declares; injected faults; 404 for unknown
 compute-environment ids when asked) are not checked but listed in ``off_spec``, with the
 reason. In ``realistic`` mode answers carry the explicit nulls and string-valued
-``forgedResources`` that the real service sends; the spec rejects those, and the findings go
-to ``realistic_findings``, kept apart on purpose.
+``forgedResources`` that the real service sends, and lists of compute environments leave out
+credentialsId and region, as the real lists in the fixtures do; the spec rejects the nulls,
+and the findings go to ``realistic_findings``, kept apart on purpose.
 """
 
 import copy
@@ -204,7 +205,11 @@ class PlatformEmulator:
         self._outcomes[base_name] = (status, message)
 
     def add_compute_env(
-        self, name: str, workspace: str | None, status: str = "AVAILABLE"
+        self,
+        name: str,
+        workspace: str | None,
+        status: str = "AVAILABLE",
+        credentials_id: str = "preexisting",
     ) -> ComputeEnv:
         """A compute environment that exists before the test acts."""
         with self._lock:
@@ -214,7 +219,7 @@ class PlatformEmulator:
                 name=name,
                 description=None,
                 platform="aws-batch",
-                credentials_id="preexisting",
+                credentials_id=credentials_id,
                 config={"discriminator": "aws-batch", "region": "eu-west-1"},
                 status=status,
             )
@@ -362,7 +367,13 @@ class PlatformEmulator:
                 "workspaceName": f"ws-{workspace}" if workspace else None,
                 "visibility": "PRIVATE",
             }
-            entries.append(entry if self.realistic else _without_nulls(entry))
+            if self.realistic:
+                # As the lists in the real answers: no credentialsId, no region.
+                entries.append(entry)
+                continue
+            entry["credentialsId"] = ce.credentials_id
+            entry["region"] = ce.config.get("region")
+            entries.append(_without_nulls(entry))
         return _ok({"computeEnvs": entries})
 
     def _validate_name(self, workspace: str | None, name: str, echo: str) -> "Answer":

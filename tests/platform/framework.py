@@ -21,7 +21,10 @@ WORKSPACE = "40230138858677"
 CREDENTIALS_ID = "4g09tT4pW4JFUvXTHdB6zP"
 BASE_NAME = "cross-account"
 STACK_ID = "arn:aws:cloudformation:eu-west-1:111111111111:stack/compute/0a1b2c3d"
+OTHER_STACK_ID = "arn:aws:cloudformation:eu-west-1:111111111111:stack/compute-copy/4e5f6a7b"
 SERVICE_TOKEN = "arn:aws:lambda:eu-west-1:111111111111:function:compute-PlatformProvider"
+COMPUTE_ENV_TYPE = "Custom::SeqeraComputeEnvironment"
+COMPUTE_ENV_LOGICAL_ID = "PlatformComputeEnv"
 
 
 @dataclass
@@ -179,34 +182,94 @@ def properties(
     }
 
 
-def expected_name(environment: dict[str, Any]) -> str:
-    """The name the handler must give a computeEnv: base name, dash, config hash."""
+def _hashed(base_name: str, content: Any, stack_id: str, logical_id: str) -> str:
+    """Base name, dash, the first 8 hex of the sha256 of the content and its owner."""
+    canonical = json.dumps(
+        {"content": content, "owner": [stack_id, logical_id]}, sort_keys=True, separators=(",", ":")
+    )
+    return f"{base_name}-{hashlib.sha256(canonical.encode()).hexdigest()[:8]}"
+
+
+def expected_name(
+    environment: dict[str, Any],
+    stack_id: str = STACK_ID,
+    logical_id: str = COMPUTE_ENV_LOGICAL_ID,
+) -> str:
+    """The name the handler must give a computeEnv: base name, dash, a hash of the
+    configuration and of the owner (stack and logical id)."""
     config = {k: v for k, v in environment.items() if k not in ("name", "description")}
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    return f"{environment['name']}-{hashlib.sha256(canonical.encode()).hexdigest()[:8]}"
+    return _hashed(environment["name"], config, stack_id, logical_id)
 
 
-def _event(request_type: str, props: dict[str, str], **extra: Any) -> dict[str, Any]:
+def _event(
+    request_type: str,
+    props: dict[str, str],
+    *,
+    resource_type: str,
+    logical_id: str,
+    stack_id: str,
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "RequestType": request_type,
         "ServiceToken": SERVICE_TOKEN,
         "ResponseURL": "https://cloudformation-custom-resource-response-euwest1.s3.amazonaws.com/x",
-        "StackId": STACK_ID,
+        "StackId": stack_id,
         "RequestId": str(uuid.uuid4()),
-        "LogicalResourceId": "PlatformComputeEnv",
-        "ResourceType": "Custom::SeqeraComputeEnvironment",
+        "LogicalResourceId": logical_id,
+        "ResourceType": resource_type,
         "ResourceProperties": props,
         **extra,
     }
 
 
-def create_event(props: dict[str, str]) -> dict[str, Any]:
-    return _event("Create", props)
+def _owner(resource_type: str, stack_id: str, logical_id: str | None) -> dict[str, str]:
+    return {
+        "resource_type": resource_type,
+        "stack_id": stack_id,
+        "logical_id": logical_id or COMPUTE_ENV_LOGICAL_ID,
+    }
 
 
-def update_event(physical_id: str, props: dict[str, str], old: dict[str, str]) -> dict[str, Any]:
-    return _event("Update", props, PhysicalResourceId=physical_id, OldResourceProperties=old)
+def create_event(
+    props: dict[str, str],
+    *,
+    resource_type: str = COMPUTE_ENV_TYPE,
+    stack_id: str = STACK_ID,
+    logical_id: str | None = None,
+) -> dict[str, Any]:
+    return _event("Create", props, **_owner(resource_type, stack_id, logical_id))
 
 
-def delete_event(physical_id: str, props: dict[str, str]) -> dict[str, Any]:
-    return _event("Delete", props, PhysicalResourceId=physical_id)
+def update_event(
+    physical_id: str,
+    props: dict[str, str],
+    old: dict[str, str],
+    *,
+    resource_type: str = COMPUTE_ENV_TYPE,
+    stack_id: str = STACK_ID,
+    logical_id: str | None = None,
+) -> dict[str, Any]:
+    return _event(
+        "Update",
+        props,
+        PhysicalResourceId=physical_id,
+        OldResourceProperties=old,
+        **_owner(resource_type, stack_id, logical_id),
+    )
+
+
+def delete_event(
+    physical_id: str,
+    props: dict[str, str],
+    *,
+    resource_type: str = COMPUTE_ENV_TYPE,
+    stack_id: str = STACK_ID,
+    logical_id: str | None = None,
+) -> dict[str, Any]:
+    return _event(
+        "Delete",
+        props,
+        PhysicalResourceId=physical_id,
+        **_owner(resource_type, stack_id, logical_id),
+    )

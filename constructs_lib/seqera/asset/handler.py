@@ -6,9 +6,10 @@ change is done. The CE's physical id is its Platform id.
 
 A CE's allowed buckets cannot change after creation, so any change to its configuration needs
 a new CE, made while the old one still exists. CE names are unique per workspace, so the CE is
-named ``<name>-<first 8 hex of sha256 of its configuration>``. Create and Update adopt a live
-CE that already has that name instead of making another, which makes retried creates and
-rolled-back updates safe: they find the CE an earlier attempt made.
+named ``<name>-<first 8 hex of sha256 of its configuration and its owner>`` (the owner is the
+stack and logical id: see shared.py). Create and Update adopt a live CE that already has that
+name instead of making another, which makes retried creates and rolled-back updates safe:
+they find the CE an earlier attempt made.
 
 The access token is read from Secrets Manager on every invocation and is never logged,
 returned or put in an exception.
@@ -21,7 +22,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import boto3
 from client import (
@@ -33,6 +33,19 @@ from client import (
     Pacing,
     PlatformClient,
     PlatformError,
+)
+from shared import (
+    BASE_NAME_MAX_LENGTH,
+    GOING,
+    HASH_LENGTH,
+    NAME_MAX_LENGTH,
+    PLATFORM_ID,
+    Owner,
+    hashed_name,
+    load_json,
+    owner_of,
+    parse_connection,
+    required,
 )
 
 LOGGER = logging.getLogger("seqera.platform")
@@ -47,15 +60,7 @@ PACING = Pacing()
 # Stop calling Platform this long before the Lambda times out (at most; a quarter of the
 # remaining time when that is shorter), so a failure is still reported by the handler.
 DEADLINE_MARGIN_SECONDS = 10.0
-NAME_MAX_LENGTH = 100  # ComputeEnv.name maxLength in the Seqera OpenAPI spec
-HASH_LENGTH = 8
-BASE_NAME_MAX_LENGTH = NAME_MAX_LENGTH - HASH_LENGTH - 1
-GOING = frozenset({"DELETING", "DELETED"})
 FAILED = frozenset({"ERRORED", "INVALID"})
-# Platform ids are short and alphanumeric; CloudFormation invents ids with dashes when a
-# Create never reported back.
-PLATFORM_ID = re.compile(r"[A-Za-z0-9]{1,22}")
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 # Fields on_event returns for is_complete (the Provider passes them on).
 WATCH_FIELD = "PlatformComputeEnvId"  # the CE to wait for; "" = nothing to wait for
@@ -88,6 +93,7 @@ class Properties:
     retain_on_delete: bool
     data_links: tuple[DataLinkSpec, ...]
     compute_env: JsonObject
+    owner: Owner
 
     @property
     def base_name(self) -> str:
@@ -96,17 +102,24 @@ class Properties:
         return name
 
     @property
+    def config(self) -> JsonObject:
+        """The CE without name and description: what cannot change in place."""
+        return {k: v for k, v in self.compute_env.items() if k not in ("name", "description")}
+
+    @property
     def config_hash(self) -> str:
         """First 8 hex of the sha256 of the canonical JSON of the CE without name and
         description: equal hashes mean the CE can be changed in place."""
-        config = {k: v for k, v in self.compute_env.items() if k not in ("name", "description")}
-        canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        canonical = json.dumps(
+            self.config, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:HASH_LENGTH]
 
     @property
     def compute_env_name(self) -> str:
-        """The CE's name in Platform."""
-        return f"{self.base_name}-{self.config_hash}"
+        """The CE's name in Platform: the base name and a hash of the configuration and the
+        owner."""
+        return hashed_name(self.base_name, self.config, self.owner)
 
     @property
     def description(self) -> str:
@@ -129,13 +142,13 @@ class Properties:
 def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Start a Create, Update or Delete; returns the physical id for is_complete."""
     request_type = event["RequestType"]
-    props = parse_properties(event.get("ResourceProperties") or {})
+    props = parse_properties(event.get("ResourceProperties") or {}, owner_of(event))
     LOGGER.info("%s of %s (%s)", request_type, event.get("LogicalResourceId"), props.location)
     platform = _connect(props, context)
     if request_type == "Create":
         return _create(platform, props)
     if request_type == "Update":
-        old = parse_properties(event.get("OldResourceProperties") or {})
+        old = parse_properties(event.get("OldResourceProperties") or {}, props.owner)
         return _update(platform, props, old, event["PhysicalResourceId"])
     if request_type == "Delete":
         return _delete(platform, props, event["PhysicalResourceId"])
@@ -148,7 +161,7 @@ def is_complete(event: Mapping[str, Any], context: LambdaContext) -> dict[str, A
     compute_env_id = str(event.get(WATCH_FIELD, event["PhysicalResourceId"]))
     if request_type == "Delete" and not compute_env_id:
         return {"IsComplete": True}
-    props = parse_properties(event.get("ResourceProperties") or {})
+    props = parse_properties(event.get("ResourceProperties") or {}, owner_of(event))
     platform = _connect(props, context)
     try:
         if request_type == "Delete":
@@ -159,26 +172,10 @@ def is_complete(event: Mapping[str, Any], context: LambdaContext) -> dict[str, A
         return {"IsComplete": False}
 
 
-def parse_properties(raw: Mapping[str, Any]) -> Properties:
+def parse_properties(raw: Mapping[str, Any], owner: Owner) -> Properties:
     """Check the resource properties; a ValueError names the property that is wrong."""
-    api_url = _required(raw, "ApiUrl").rstrip("/")
-    parts = urlsplit(api_url)
-    if not parts.hostname or not (
-        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
-    ):
-        raise ValueError(
-            f"ApiUrl must be an https URL such as https://api.cloud.seqera.io or "
-            f"https://<host>/api, got {api_url!r}"
-        )
-    workspace_id = str(raw.get("WorkspaceId") or "").strip()
-    if workspace_id and not workspace_id.isdigit():
-        raise ValueError(
-            f"WorkspaceId must be a numeric workspace id or empty, got {workspace_id!r}"
-        )
-    retain = str(raw.get("RetainOnDelete") or "false").strip().lower()
-    if retain not in ("true", "false"):
-        raise ValueError(f"RetainOnDelete must be 'true' or 'false', got {retain!r}")
-    compute_env = _json(raw, "ComputeEnvironment", "{}")
+    connection = parse_connection(raw)
+    compute_env = load_json(raw, "ComputeEnvironment", "{}")
     if not isinstance(compute_env, dict) or not isinstance(compute_env.get("config"), dict):
         raise ValueError("ComputeEnvironment must be a JSON object with a config object")
     name = compute_env.get("name")
@@ -189,32 +186,18 @@ def parse_properties(raw: Mapping[str, Any]) -> Properties:
             f"got {name!r}"
         )
     props = Properties(
-        api_url=api_url,
-        workspace_id=workspace_id or None,
-        token_secret=_required(raw, "TokenSecret"),
-        forge_role_prefix=_required(raw, "ForgeRolePrefix"),
-        retain_on_delete=retain == "true",
-        data_links=_data_links(_json(raw, "DataLinks", "[]")),
+        api_url=connection.api_url,
+        workspace_id=connection.workspace_id,
+        token_secret=connection.token_secret,
+        forge_role_prefix=required(raw, "ForgeRolePrefix"),
+        retain_on_delete=connection.retain_on_delete,
+        data_links=_data_links(load_json(raw, "DataLinks", "[]")),
         compute_env=compute_env,
+        owner=owner,
     )
     if props.data_links and not props.credentials_id:
         raise ValueError("DataLinks need ComputeEnvironment credentialsId to register them with")
     return props
-
-
-def _required(raw: Mapping[str, Any], key: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"Property {key} is required")
-    return value.strip()
-
-
-def _json(raw: Mapping[str, Any], key: str, default: str) -> Any:
-    text = raw.get(key)
-    try:
-        return json.loads(text if isinstance(text, str) and text.strip() else default)
-    except ValueError as err:
-        raise ValueError(f"Property {key} is not valid JSON: {err}") from None
 
 
 def _data_links(value: Any) -> tuple[DataLinkSpec, ...]:
@@ -307,7 +290,7 @@ def _ensure_compute_env(platform: PlatformClient, props: Properties) -> tuple[st
     """The id of the live CE named for ``props``, adopted or newly created; and whether it
     was created now."""
     name = props.compute_env_name
-    found = _find_live(platform, name)
+    found = _find_adoptable(platform, props)
     if found is not None:
         LOGGER.info("Adopting compute environment %s (%s), which already exists", name, found)
         return found, False
@@ -325,7 +308,7 @@ def _ensure_compute_env(platform: PlatformClient, props: Properties) -> tuple[st
     try:
         compute_env_id = platform.create_compute_env(body)
     except PlatformError as err:
-        found = _find_live(platform, name) if err.status in (400, 409) else None
+        found = _find_adoptable(platform, props) if err.status in (400, 409) else None
         if found is None:
             raise
         LOGGER.info("Create answered %s, but %s exists: adopting %s", err.status, name, found)
@@ -361,7 +344,7 @@ def _await_available(
             compute_env, compute_env_id, props.forge_role_prefix
         )
         old_raw = event.get("OldResourceProperties")
-        old = parse_properties(old_raw) if old_raw else None
+        old = parse_properties(old_raw, props.owner) if old_raw else None
         link_ids = _sync_data_links(platform, props, old)
     except DeadlineError:
         raise
@@ -439,12 +422,22 @@ def _delete(platform: PlatformClient, props: Properties, physical_id: str) -> di
     if not PLATFORM_ID.fullmatch(physical_id):
         # CloudFormation invented this id because a Create never reported back; the CE
         # that Create started, if any, carries the deterministic name.
-        found = _find_live(platform, props.compute_env_name)
-        if found is None:
+        entry = _find_live_entry(platform, props.compute_env_name)
+        if entry is None:
             LOGGER.info("Physical id %s is not a Platform id and no CE has its name", physical_id)
             return done
-        LOGGER.info("Physical id %s is not a Platform id; by name it is %s", physical_id, found)
-        target = found
+        differences = _differences(entry, props)
+        if differences:
+            LOGGER.warning(
+                "Leaving compute environment %s (%s): it has this resource's name, but Platform "
+                "lists it with %s, so this resource did not make it",
+                props.compute_env_name,
+                entry["id"],
+                differences,
+            )
+            return done
+        target = str(entry["id"])
+        LOGGER.info("Physical id %s is not a Platform id; by name it is %s", physical_id, target)
     compute_env = _describe(platform, target)
     if compute_env is None or _status(compute_env) == "DELETED":
         LOGGER.info("Compute environment %s is already gone", target)
@@ -597,17 +590,53 @@ def _describe(platform: PlatformClient, compute_env_id: str) -> JsonObject | Non
         return None
 
 
-def _find_live(platform: PlatformClient, name: str) -> str | None:
-    """The id of the CE called ``name`` that is not being deleted, if there is one."""
+def _find_live_entry(platform: PlatformClient, name: str) -> JsonObject | None:
+    """The list entry of the CE called ``name`` that is not being deleted, if there is one."""
     for compute_env in platform.list_compute_envs():
-        compute_env_id = compute_env.get("id")
         if (
             _text(compute_env, "name") == name
             and _status(compute_env) not in GOING
-            and isinstance(compute_env_id, str)
+            and isinstance(compute_env.get("id"), str)
         ):
-            return compute_env_id
+            return compute_env
     return None
+
+
+def _find_adoptable(platform: PlatformClient, props: Properties) -> str | None:
+    """The id of the live CE with this resource's name, to adopt; None when there is none.
+    Refuses one that Platform lists with other credentials, platform or region: the name's
+    hash covers the configuration and the owner, so such a CE was not made by this resource
+    (it was made or changed by hand)."""
+    entry = _find_live_entry(platform, props.compute_env_name)
+    if entry is None:
+        return None
+    differences = _differences(entry, props)
+    if differences:
+        raise PlatformError(
+            f"A compute environment named {props.compute_env_name} ({entry['id']}) exists in "
+            f"{platform.workspace_label}, but it is not the one this resource makes: Platform "
+            f"lists it with {differences}. The name carries a hash of this resource's "
+            f"configuration and owner ({props.owner}), so that compute environment was made "
+            "or changed outside CloudFormation; rename or delete it in Platform, then retry."
+        )
+    return str(entry["id"])
+
+
+def _differences(entry: JsonObject, props: Properties) -> str:
+    """What a listed CE holds that this resource would not have made (fields the list
+    leaves out or sends as null are not compared); empty when nothing disagrees."""
+    config = props.compute_env.get("config")
+    wanted = {
+        "credentialsId": props.credentials_id,
+        "platform": props.compute_env.get("platform"),
+        "region": config.get("region") if isinstance(config, dict) else None,
+    }
+    found = []
+    for key, value in wanted.items():
+        listed = _text(entry, key)
+        if listed and isinstance(value, str) and value and listed != value:
+            found.append(f"{key} {listed!r} instead of {value!r}")
+    return "; ".join(found)
 
 
 def _status(compute_env: JsonObject) -> str:
