@@ -2,18 +2,21 @@
 
 A real HTTP server on 127.0.0.1 that models the parts of Platform the handler uses: compute
 environments (CREATING -> AVAILABLE, or ERRORED/INVALID; DELETE -> DELETING -> DELETED -> gone;
-409 while jobs run; unique names per workspace), data links, bearer-token auth, and injected
-faults (429 with Retry-After, 502/503/504, connection resets, hangs).
+409 while jobs run; unique names per workspace), credentials (role credentials with a generated
+External ID, as Seqera Cloud makes them, or as older or stricter installs do: see
+``external_ids``; a checked DELETE answers 409 with the compute environments that use them),
+data links, bearer-token auth, and injected faults (429 with Retry-After, 502/503/504,
+connection resets, hangs).
 
 Every request and every response is checked against the Seqera OpenAPI spec with openapi-core;
 requests are also checked against a closed copy of the spec that rejects fields the spec does
 not declare. Problems are collected in ``violations``. Answers the emulator sends outside the
 spec on purpose (401, which the spec never declares; injected faults; 404 for unknown
-compute-environment ids when asked) are not checked but listed in ``off_spec``, with the
-reason. In ``realistic`` mode answers carry the explicit nulls and string-valued
-``forgedResources`` that the real service sends, and lists of compute environments leave out
-credentialsId and region, as the real lists in the fixtures do; the spec rejects the nulls,
-and the findings go to ``realistic_findings``, kept apart on purpose.
+compute-environment or credentials ids when asked) are not checked but listed in
+``off_spec``, with the reason. In ``realistic`` mode answers carry the explicit nulls and
+string-valued ``forgedResources`` that the real service sends, and lists of compute
+environments leave out credentialsId and region, as the real lists in the fixtures do; the
+spec rejects the nulls, and the findings go to ``realistic_findings``, kept apart on purpose.
 """
 
 import copy
@@ -38,6 +41,9 @@ JsonObject = dict[str, Any]
 
 NAME_RULE = re.compile(r"[A-Za-z0-9_-]{1,100}")
 ACCOUNT = "123456789012"
+# The principal Seqera Cloud assumes customer roles with (design brief, Platform credentials).
+CLOUD_PRINCIPAL = "arn:aws:iam::161471496260:role/SeqeraPlatformCloudAccessRole"
+EXTERNAL_ID_MODES = ("cloud", "unsupported", "refused")
 
 
 class SpecChecker:
@@ -98,6 +104,21 @@ class ComputeEnv:
 
 
 @dataclass
+class Credentials:
+    """Credentials as the emulator keeps them. ``in_use_by`` lists conflicts besides compute
+    environments (such as running workflows, the spec's reason for a 409) that block a
+    checked delete."""
+
+    id: str
+    workspace: str | None
+    name: str
+    description: str | None
+    provider: str
+    keys: JsonObject
+    in_use_by: list[JsonObject] = field(default_factory=list)
+
+
+@dataclass
 class DataLink:
     """A data link as the emulator keeps it."""
 
@@ -139,7 +160,13 @@ class Recorded:
 
 @dataclass
 class PlatformEmulator:
-    """The emulated service; ``start`` it, point the handler at ``url``, ``stop`` it."""
+    """The emulated service; ``start`` it, point the handler at ``url``, ``stop`` it.
+
+    ``external_ids`` says how role credentials (AWS, mode "role") are made: "cloud" generates
+    an External ID when asked (``useExternalId=true``) and refuses them (400) otherwise, as
+    Seqera Cloud does; "unsupported" ignores the parameter and makes them without one (an
+    older Enterprise); "refused" ignores the parameter and refuses them (400).
+    """
 
     checker: SpecChecker
     token: str
@@ -150,8 +177,10 @@ class PlatformEmulator:
     deleting_polls: int = 1
     forge_prefix: str = "TowerForge"
     echo_token: bool = False
+    external_ids: str = "cloud"
     forbidden_workspaces: set[str] = field(default_factory=set)
     compute_envs: dict[str, ComputeEnv] = field(default_factory=dict)
+    credentials: dict[str, Credentials] = field(default_factory=dict)
     data_links: dict[str, DataLink] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
@@ -159,6 +188,7 @@ class PlatformEmulator:
     realistic_findings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        assert self.external_ids in EXTERNAL_ID_MODES, self.external_ids
         self._lock = threading.RLock()
         self._faults: list[Fault] = []
         self._outcomes: dict[str, tuple[str, str | None]] = {}
@@ -225,6 +255,26 @@ class PlatformEmulator:
             )
             self.compute_envs[compute_env.id] = compute_env
             return compute_env
+
+    def add_credentials(
+        self,
+        name: str,
+        workspace: str | None,
+        role_arn: str,
+        external_id: str | None = "made-by-hand",
+    ) -> Credentials:
+        """AWS role credentials that exist before the test acts."""
+        with self._lock:
+            keys: JsonObject = {"discriminator": "aws", "mode": "role", "assumeRoleArn": role_arn}
+            if external_id is not None:
+                keys["externalId"] = external_id
+            credentials = Credentials(self._new_id(), workspace, name, None, "aws", keys)
+            self.credentials[credentials.id] = credentials
+            return credentials
+
+    def live_credentials(self, workspace: str | None) -> list[Credentials]:
+        """The credentials of a workspace."""
+        return [c for c in self.credentials.values() if c.workspace == workspace]
 
     def add_data_link(
         self, name: str, resource_ref: str, workspace: str | None, credentials_id: str = "c1"
@@ -343,6 +393,12 @@ class PlatformEmulator:
             return self._validate_name(workspace, query.get("name", ""), echo)
         if len(parts) == 2 and parts[0] == "compute-envs":
             return self._one_compute_env(method, workspace, parts[1], body)
+        if parts == ["credentials"] and method == "GET":
+            return self._list_credentials(workspace)
+        if parts == ["credentials"] and method == "POST":
+            return self._create_credentials(workspace, body, query)
+        if len(parts) == 2 and parts[0] == "credentials" and method in ("GET", "DELETE"):
+            return self._one_credentials(method, workspace, parts[1], query)
         if parts == ["data-links"] and method == "GET":
             return self._list_data_links(workspace, query)
         if parts == ["data-links"] and method == "POST":
@@ -419,7 +475,7 @@ class PlatformEmulator:
     ) -> "Answer":
         ce = self.compute_envs.get(compute_env_id)
         if ce is None or ce.workspace != workspace:
-            return self._unknown(compute_env_id)
+            return self._unknown("Compute environment", compute_env_id)
         if method == "GET":
             return self._describe(ce)
         if method == "PUT":
@@ -441,7 +497,7 @@ class PlatformEmulator:
     def _describe(self, ce: ComputeEnv) -> "Answer":
         if ce.status == "DELETED":
             del self.compute_envs[ce.id]
-            return self._unknown(ce.id)
+            return self._unknown("Compute environment", ce.id)
         if ce.status in ("CREATING", "DELETING"):
             if ce.polls_left > 0:
                 ce.polls_left -= 1
@@ -451,11 +507,11 @@ class PlatformEmulator:
                 ce.status = "DELETED"
         return _ok({"computeEnv": self._render(ce)})
 
-    def _unknown(self, compute_env_id: str) -> "Answer":
+    def _unknown(self, kind: str, object_id: str) -> "Answer":
         if self.unknown_id_status == 404:
             return _error(
                 404,
-                f"Compute environment '{compute_env_id}' not found",
+                f"{kind} '{object_id}' not found",
                 off_spec="unknown id; the spec declares no 404 here",
             )
         return Answer(403, b"")
@@ -511,6 +567,118 @@ class PlatformEmulator:
         if isinstance(forge, dict) and forge.get("fargateHeadEnabled"):
             forged.append({"IamRole": f"{arn}:role/{name}-FargateRole"})
         return forged
+
+    # Credentials
+
+    def _list_credentials(self, workspace: str | None) -> "Answer":
+        """Entries without keys, as the real lists are."""
+        entries = [
+            self._render_credentials(c, keys=False) for c in self.live_credentials(workspace)
+        ]
+        return _ok({"credentials": entries})
+
+    def _create_credentials(
+        self, workspace: str | None, body: Any, query: dict[str, str]
+    ) -> "Answer":
+        spec = body.get("credentials") if isinstance(body, dict) else None
+        if not isinstance(spec, dict):
+            return _error(400, "Missing credentials")
+        name = str(spec.get("name", ""))
+        if not NAME_RULE.fullmatch(name):
+            return _error(400, f"Invalid credentials name '{name}'")
+        if any(c.name == name for c in self.live_credentials(workspace)):
+            return _error(400, f"Credentials with name '{name}' already exist")
+        keys = spec.get("keys")
+        keys = dict(keys) if isinstance(keys, dict) else {}
+        provider = str(spec.get("provider"))
+        if provider == "aws" and keys.get("mode") == "role":
+            if not str(keys.get("assumeRoleArn", "")).startswith("arn:"):
+                return _error(400, "AWS credentials in role mode need an IAM role ARN")
+            asked = query.get("useExternalId") == "true"
+            if self.external_ids == "cloud" and asked:
+                keys["externalId"] = self._new_external_id()
+            elif self.external_ids != "unsupported":
+                return _error(
+                    400, "AWS credentials in role mode require a Platform-managed External ID"
+                )
+        credentials = Credentials(
+            id=self._new_id(),
+            workspace=workspace,
+            name=name,
+            description=spec.get("description"),
+            provider=provider,
+            keys={k: v for k, v in keys.items() if k != "secretKey"},
+        )
+        self.credentials[credentials.id] = credentials
+        return _ok({"credentialsId": credentials.id})
+
+    def _one_credentials(
+        self, method: str, workspace: str | None, credentials_id: str, query: dict[str, str]
+    ) -> "Answer":
+        credentials = self.credentials.get(credentials_id)
+        if credentials is None or credentials.workspace != workspace:
+            return self._unknown("Credentials", credentials_id)
+        if method == "GET":
+            external_id = credentials.keys.get("externalId")
+            snippet = self._setup_snippet(credentials) if external_id else None
+            described: JsonObject = {
+                "credentials": self._render_credentials(credentials, keys=True),
+                "setupSnippet": snippet,
+            }
+            return _ok(described if self.realistic else _without_nulls(described))
+        # A checked delete is refused (409, DeleteCredentialsConflictResponse) while anything
+        # depends on the credentials: the compute environments that use them (not those
+        # being deleted) and whatever else the test put in ``in_use_by``.
+        conflicts = [
+            {"id": ce.id, "name": ce.name, "type": "compute-env", "url": f"/compute-envs/{ce.id}"}
+            for ce in self.live(workspace)
+            if ce.credentials_id == credentials_id and ce.status != "DELETING"
+        ] + copy.deepcopy(credentials.in_use_by)
+        if query.get("checked") == "true" and conflicts:
+            body = {"credentialsId": credentials_id, "conflicts": conflicts}
+            return Answer(409, json.dumps(body).encode())
+        del self.credentials[credentials_id]
+        return Answer(204, b"")
+
+    def _render_credentials(self, credentials: Credentials, *, keys: bool) -> JsonObject:
+        rendered: JsonObject = {
+            "id": credentials.id,
+            "name": credentials.name,
+            "description": credentials.description,
+            "provider": credentials.provider,
+            "baseUrl": None,
+            "category": None,
+            "deleted": None,
+            "lastUsed": None,
+            "dateCreated": "2024-05-01T09:00:00Z",
+            "lastUpdated": "2024-05-01T09:00:00Z",
+        }
+        if keys:
+            rendered["keys"] = copy.deepcopy(credentials.keys)
+        return rendered if self.realistic else _without_nulls(rendered)
+
+    def _setup_snippet(self, credentials: Credentials) -> str:
+        """The trust policy Platform suggests for role credentials with an External ID."""
+        principal = {"AWS": CLOUD_PRINCIPAL}
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": principal,
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"sts:ExternalId": credentials.keys["externalId"]}
+                    },
+                },
+                {"Effect": "Allow", "Principal": principal, "Action": "sts:TagSession"},
+            ],
+        }
+        return json.dumps(policy, indent=2)
+
+    def _new_external_id(self) -> str:
+        digits = "".join(self._random.choices("0123456789abcdef", k=32))
+        return "-".join(digits[a:b] for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32)))
 
     # Data links
 

@@ -25,6 +25,9 @@ OTHER_STACK_ID = "arn:aws:cloudformation:eu-west-1:111111111111:stack/compute-co
 SERVICE_TOKEN = "arn:aws:lambda:eu-west-1:111111111111:function:compute-PlatformProvider"
 COMPUTE_ENV_TYPE = "Custom::SeqeraComputeEnvironment"
 COMPUTE_ENV_LOGICAL_ID = "PlatformComputeEnv"
+CREDENTIALS_TYPE = "Custom::SeqeraCredentials"
+CREDENTIALS_LOGICAL_ID = "PlatformCredentials"
+ROLE_ARN = "arn:aws:iam::111111111111:role/tower-cross-account-platform-access"
 
 
 @dataclass
@@ -201,6 +204,42 @@ def expected_name(
     return _hashed(environment["name"], config, stack_id, logical_id)
 
 
+def credentials_spec(name: str = BASE_NAME, role_arn: str = ROLE_ARN) -> dict[str, Any]:
+    """A credentials object as the construct builds it."""
+    return {"name": name, "provider": "aws", "keys": {"mode": "role", "assumeRoleArn": role_arn}}
+
+
+def credentials_properties(
+    api_url: str,
+    *,
+    workspace_id: str = WORKSPACE,
+    credentials: dict[str, Any] | None = None,
+    retain: bool = False,
+    secret: str = SECRET_NAME,
+) -> dict[str, str]:
+    """Custom::SeqeraCredentials ResourceProperties as CloudFormation sends them."""
+    return {
+        "ServiceToken": SERVICE_TOKEN,
+        "ApiUrl": api_url,
+        "WorkspaceId": workspace_id,
+        "TokenSecret": secret,
+        "RetainOnDelete": "true" if retain else "false",
+        "Credentials": json.dumps(credentials or credentials_spec()),
+    }
+
+
+def expected_credentials_name(
+    credentials: dict[str, Any],
+    stack_id: str = STACK_ID,
+    logical_id: str = CREDENTIALS_LOGICAL_ID,
+) -> str:
+    """The name the handler must give credentials: a hash of all but the name (keys with
+    their discriminator) and of the owner."""
+    content = {k: v for k, v in credentials.items() if k != "name"}
+    content["keys"] = {"discriminator": "aws", **credentials["keys"]}
+    return _hashed(credentials["name"], content, stack_id, logical_id)
+
+
 def _event(
     request_type: str,
     props: dict[str, str],
@@ -224,10 +263,13 @@ def _event(
 
 
 def _owner(resource_type: str, stack_id: str, logical_id: str | None) -> dict[str, str]:
+    default = (
+        CREDENTIALS_LOGICAL_ID if resource_type == CREDENTIALS_TYPE else COMPUTE_ENV_LOGICAL_ID
+    )
     return {
         "resource_type": resource_type,
         "stack_id": stack_id,
-        "logical_id": logical_id or COMPUTE_ENV_LOGICAL_ID,
+        "logical_id": logical_id or default,
     }
 
 

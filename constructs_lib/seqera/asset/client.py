@@ -1,4 +1,5 @@
-"""A small Seqera Platform (Tower) API client for the compute-environment custom resource.
+"""A small Seqera Platform (Tower) API client for the compute-environment and credentials
+custom resources.
 
 Standard library only, so the Lambda asset needs no packages. Requests follow the Seqera
 OpenAPI spec; answers are read tolerantly, because the real service sends explicit nulls and
@@ -33,11 +34,19 @@ class PlatformError(Exception):
     message Platform gave, so callers can react to both."""
 
     def __init__(
-        self, text: str, *, status: int | None = None, platform_message: str | None = None
+        self,
+        text: str,
+        *,
+        status: int | None = None,
+        platform_message: str | None = None,
+        answer: Any = None,
     ) -> None:
         super().__init__(text)
         self.status = status
         self.platform_message = platform_message
+        # The parsed JSON body of the error answer (token blanked out), for bodies that say
+        # more than a message, such as the conflicts of a refused credentials delete.
+        self.answer = answer
 
 
 class NotFoundError(PlatformError):
@@ -49,7 +58,8 @@ class AuthError(PlatformError):
 
 
 class ConflictError(PlatformError):
-    """HTTP 409: a name is taken, or jobs still use the compute environment."""
+    """HTTP 409: a name is taken, or something still uses the compute environment or the
+    credentials."""
 
 
 class DeadlineError(PlatformError):
@@ -150,6 +160,41 @@ class PlatformClient:
     def delete_compute_env(self, compute_env_id: str) -> None:
         """Ask Platform to delete a compute environment (it then goes DELETING)."""
         self._call("DELETE", f"/compute-envs/{_quote(compute_env_id)}")
+
+    # Credentials
+
+    def list_credentials(self) -> list[JsonObject]:
+        """Every credentials entry of the workspace, as Platform lists them (without keys)."""
+        return _objects(_field(self._call("GET", "/credentials"), "credentials"))
+
+    def describe_credentials(self, credentials_id: str) -> JsonObject:
+        """The ``credentials`` object of one credentials entry, keys included."""
+        answer = self._call("GET", f"/credentials/{_quote(credentials_id)}")
+        credentials = _field(answer, "credentials")
+        if not isinstance(credentials, dict):
+            raise PlatformError(
+                f"Seqera Platform described credentials {credentials_id} without a "
+                "credentials object"
+            )
+        return credentials
+
+    def create_credentials(self, credentials: Mapping[str, Any], *, use_external_id: bool) -> str:
+        """Create credentials from a full ``credentials`` object; returns their id. With
+        ``use_external_id`` Platform generates an External ID for role credentials."""
+        query = {"useExternalId": "true"} if use_external_id else {}
+        answer = self._call(
+            "POST", "/credentials", query=query, body={"credentials": dict(credentials)}
+        )
+        credentials_id = _field(answer, "credentialsId")
+        if not isinstance(credentials_id, str) or not credentials_id:
+            raise PlatformError("Seqera Platform created credentials but sent no id")
+        return credentials_id
+
+    def delete_credentials(self, credentials_id: str, *, checked: bool) -> None:
+        """Delete credentials. With ``checked`` Platform refuses (409, naming the conflicts)
+        while something depends on them."""
+        query = {"checked": "true"} if checked else {}
+        self._call("DELETE", f"/credentials/{_quote(credentials_id)}", query=query)
 
     # Data links
 
@@ -287,9 +332,9 @@ class PlatformClient:
 
     def _error(self, status: int, raw: bytes, what: str) -> PlatformError:
         """The exception for an HTTP error that is not worth retrying."""
-        message = _message(raw)
-        if message is not None:
-            message = self._redact(message)
+        answer = self._redact_all(_json_or_none(raw.decode("utf-8", errors="replace")))
+        found = _field(answer, "message")
+        message = found if isinstance(found, str) and found else None
         said = f": {message}" if message else ""
         if status == 401:
             return AuthError(
@@ -303,17 +348,29 @@ class PlatformClient:
             return AuthError(
                 f"Seqera Platform refused {what} (HTTP 403{said}): the access token lacks "
                 f"permission in {self.workspace_label}, or the workspace id is wrong. Check "
-                "WorkspaceId and that the token's user may manage compute environments there.",
+                "WorkspaceId and that the token's user may manage compute environments and "
+                "credentials there.",
                 status=status,
                 platform_message=message,
+                answer=answer,
             )
         text = f"Seqera Platform answered HTTP {status} to {what}{said or ' (no message)'}"
         error_class = {404: NotFoundError, 409: ConflictError}.get(status, PlatformError)
-        return error_class(text, status=status, platform_message=message)
+        return error_class(text, status=status, platform_message=message, answer=answer)
 
     def _redact(self, text: str) -> str:
         """``text`` with the token blanked out, in case Platform echoes it back."""
         return text.replace(self._token, "***") if self._token else text
+
+    def _redact_all(self, value: Any) -> Any:
+        """A parsed JSON value with the token blanked out of every string in it."""
+        if isinstance(value, str):
+            return self._redact(value)
+        if isinstance(value, list):
+            return [self._redact_all(item) for item in value]
+        if isinstance(value, dict):
+            return {self._redact(str(k)): self._redact_all(v) for k, v in value.items()}
+        return value
 
 
 def _field(answer: Any, name: str) -> Any:
@@ -326,13 +383,12 @@ def _objects(value: Any) -> list[JsonObject]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _message(raw: bytes) -> str | None:
-    """Platform's own ``message`` from an error body (``{"message": ...}``), if there is one."""
+def _json_or_none(text: str) -> Any:
+    """An error body's JSON (Platform's is ``{"message": ...}``); None when it is not JSON."""
     try:
-        message = _field(json.loads(raw), "message")
+        return json.loads(text) if text.strip() else None
     except ValueError:
         return None
-    return message if isinstance(message, str) and message else None
 
 
 def _read_error_body(err: urllib.error.HTTPError) -> bytes:

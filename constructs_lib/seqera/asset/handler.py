@@ -1,8 +1,11 @@
-"""Custom-resource handlers that keep a Seqera Platform compute environment (CE) in step with
-CloudFormation, for aws_cdk.custom_resources.Provider.
+"""Custom-resource handlers for aws_cdk.custom_resources.Provider that keep Seqera Platform in
+step with CloudFormation. One asset serves two resource types, told apart by the event's
+ResourceType: ``Custom::SeqeraComputeEnvironment`` (here) and ``Custom::SeqeraCredentials``
+(credentials.py).
 
-``on_event`` starts the change and returns at once; ``is_complete`` polls Platform until the
-change is done. The CE's physical id is its Platform id.
+For a compute environment (CE), ``on_event`` starts the change and returns at once;
+``is_complete`` polls Platform until the change is done. The CE's physical id is its Platform
+id.
 
 A CE's allowed buckets cannot change after creation, so any change to its configuration needs
 a new CE, made while the old one still exists. CE names are unique per workspace, so the CE is
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import boto3
+import credentials
 from client import (
     AuthError,
     ConflictError,
@@ -61,6 +65,9 @@ PACING = Pacing()
 # remaining time when that is shorter), so a failure is still reported by the handler.
 DEADLINE_MARGIN_SECONDS = 10.0
 FAILED = frozenset({"ERRORED", "INVALID"})
+
+COMPUTE_ENV_TYPE = "Custom::SeqeraComputeEnvironment"
+CREDENTIALS_TYPE = credentials.RESOURCE_TYPE
 
 # Fields on_event returns for is_complete (the Provider passes them on).
 WATCH_FIELD = "PlatformComputeEnvId"  # the CE to wait for; "" = nothing to wait for
@@ -142,6 +149,10 @@ class Properties:
 def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Start a Create, Update or Delete; returns the physical id for is_complete."""
     request_type = event["RequestType"]
+    if _resource_type(event) == CREDENTIALS_TYPE:
+        creds = credentials.parse_properties(event.get("ResourceProperties") or {}, owner_of(event))
+        LOGGER.info("%s of %s (%s)", request_type, event.get("LogicalResourceId"), creds.location)
+        return credentials.on_event(event, _connect(creds.connection, context), creds)
     props = parse_properties(event.get("ResourceProperties") or {}, owner_of(event))
     LOGGER.info("%s of %s (%s)", request_type, event.get("LogicalResourceId"), props.location)
     platform = _connect(props, context)
@@ -156,7 +167,10 @@ def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]
 
 
 def is_complete(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Poll: done when the CE is AVAILABLE (Create, Update) or gone (Delete)."""
+    """Poll: done when the CE is AVAILABLE (Create, Update) or gone (Delete). Credentials
+    are complete when on_event returns."""
+    if _resource_type(event) == CREDENTIALS_TYPE:
+        return credentials.is_complete(event)
     request_type = event["RequestType"]
     compute_env_id = str(event.get(WATCH_FIELD, event["PhysicalResourceId"]))
     if request_type == "Delete" and not compute_env_id:
@@ -170,6 +184,17 @@ def is_complete(event: Mapping[str, Any], context: LambdaContext) -> dict[str, A
     except DeadlineError as err:
         LOGGER.warning("Platform did not answer in time, polling again later: %s", err)
         return {"IsComplete": False}
+
+
+def _resource_type(event: Mapping[str, Any]) -> str:
+    """The custom resource's type; the two this asset serves, and no other."""
+    resource_type = event.get("ResourceType")
+    if resource_type not in (COMPUTE_ENV_TYPE, CREDENTIALS_TYPE):
+        raise ValueError(
+            f"Unknown ResourceType {resource_type!r}: this handler serves {COMPUTE_ENV_TYPE} "
+            f"and {CREDENTIALS_TYPE}"
+        )
+    return str(resource_type)
 
 
 def parse_properties(raw: Mapping[str, Any], owner: Owner) -> Properties:
@@ -218,7 +243,20 @@ def _data_links(value: Any) -> tuple[DataLinkSpec, ...]:
     return tuple(links)
 
 
-def _connect(props: Properties, context: LambdaContext) -> PlatformClient:
+class Endpoint(Protocol):
+    """Where Platform is and where its token is kept (both resources' properties have it)."""
+
+    @property
+    def api_url(self) -> str: ...
+
+    @property
+    def workspace_id(self) -> str | None: ...
+
+    @property
+    def token_secret(self) -> str: ...
+
+
+def _connect(props: Endpoint, context: LambdaContext) -> PlatformClient:
     """A client whose retries end a margin before the Lambda would time out."""
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = PACING.clock() + remaining - min(DEADLINE_MARGIN_SECONDS, remaining / 4)

@@ -1,6 +1,6 @@
-"""What the custom resources share: the properties that say where Platform is, the owner
-every deterministic name carries, and small readers of CloudFormation's strings and
-Platform's answers.
+"""What the two custom resources (the compute environment and the credentials) share: the
+properties that say where Platform is, the owner every deterministic name carries, and small
+readers of CloudFormation's strings and Platform's answers.
 
 Names are ``<base name>-<first 8 hex of a sha256>``; the hash covers what the resource holds
 (so a change gives a new name, and a new object made beside the old one) and its owner: the
