@@ -54,6 +54,8 @@ class ComputeStack(cdk.Stack):
             )
             for role in self.platform_compute_env.forge_roles:
                 self.attach_s3_write(role)
+            if self.platform_compute_env.credentials is not None:
+                self.attach_s3_write(self.platform_compute_env.credentials.role)
 
     def _managed_policy(self, construct_id: str, document: policies.Document) -> iam.ManagedPolicy:
         """One part of the s3-write policy, and an output with its ARN."""

@@ -8,6 +8,7 @@ the Stage and the ``tower:*`` keys of cdk.json all follow its fields.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import re
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from constructs_lib.defaults import (
+    CREDENTIALS_ROLE_PREFIX,
     DEFAULT_ABORT_INCOMPLETE_UPLOADS_DAYS,
     DEFAULT_ACCESS_LOGS_EXPIRE_DAYS,
     DEFAULT_FORGE_ROLE_PATH,
@@ -252,11 +254,15 @@ class ComputeSettings:
     forge_role_arns: tuple[str, ...] = ()
     work_bucket: str | None = None
     attach_to: tuple[Grantee, ...] = field(default=(), compare=False)
+    credentials_role_arn: str | None = None
+    """The Platform credentials role the construct makes, admitted for Data Explorer's reads
+    when the buckets are registered as data links (it reads with the credentials)."""
 
     @property
     def principal_patterns(self) -> tuple[str, ...]:
         """``aws:PrincipalArn`` patterns of the roles admitted from this account."""
-        return (*self.prefix_pattern, *self.forge_role_arns)
+        credentials = () if self.credentials_role_arn is None else (self.credentials_role_arn,)
+        return (*self.prefix_pattern, *self.forge_role_arns, *credentials)
 
     @property
     def prefix_pattern(self) -> tuple[str, ...]:
@@ -679,6 +685,41 @@ def _check_compute(
     return checked
 
 
+def credentials_role_name(platform: PlatformComputeEnvironment) -> str:
+    """The name of the role the construct makes for Platform's credentials."""
+    return platform.credentials_role_name or f"{CREDENTIALS_ROLE_PREFIX}{platform.name}"[:64]
+
+
+def _with_credentials_role(
+    platform: PlatformComputeEnvironment, partition: str, compute: ComputeSettings
+) -> ComputeSettings:
+    """Check the role the construct makes for Platform's credentials (if it makes one) against
+    the first compute account, and admit it there when Data Explorer reads with it."""
+    if platform.credentials_id is not None:
+        return compute
+    name = credentials_role_name(platform)
+    prefix = compute.forge_role_prefix
+    if prefix is not None and compute.forge_role_path == "/" and name.startswith(prefix):
+        raise ConfigError(
+            "platform.credentials_role_name",
+            name,
+            f"a role name that does not start with the Forge prefix '{prefix}', which the "
+            "bucket policies admit as Forge roles",
+        )
+    principal_partition = platform.platform_principal_arn.split(":")[1]
+    if principal_partition != partition:
+        raise ConfigError(
+            "platform.platform_principal_arn",
+            platform.platform_principal_arn,
+            f"a principal in the compute account's partition ({partition}): an Enterprise "
+            "install's role there",
+        )
+    if not platform.register_data_links:
+        return compute
+    arn = f"arn:{partition}:iam::{compute.account}:role/{name}"
+    return dataclasses.replace(compute, credentials_role_arn=arn)
+
+
 def _check_stack_name(name: object, setting: str) -> None:
     if name is None:
         return
@@ -758,6 +799,7 @@ def validate(options: AccessOptions) -> AccessSettings:
     platform = None if options.platform is None else validate_platform(options.platform)
     if platform is not None:
         check_log_key(platform.log_key_arn, partition, computes[0])
+        computes[0] = _with_credentials_role(platform, partition, computes[0])
     return AccessSettings(
         partition=partition,
         storage_account=storage,

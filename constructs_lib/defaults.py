@@ -29,6 +29,11 @@ DEFAULT_API_URL: Final = "https://api.cloud.seqera.io"
 DEFAULT_FORGE_TYPE: Final = "SPOT"
 DEFAULT_MIN_CPUS: Final = 0
 DEFAULT_MAX_CPUS: Final = 256
+# Seqera Cloud assumes a customer's credentials role as this role; an Enterprise install
+# assumes with a role of its own.
+DEFAULT_PLATFORM_PRINCIPAL: Final = "arn:aws:iam::161471496260:role/SeqeraPlatformCloudAccessRole"
+# The role the construct makes for Platform's credentials: "SeqeraPlatform-<environment name>".
+CREDENTIALS_ROLE_PREFIX: Final = "SeqeraPlatform-"
 # The custom resource's Lambda functions: their log groups keep a year (what the AWS Control
 # Tower controls ask), and no concurrency is reserved (new accounts cannot spare any).
 DEFAULT_LOG_RETENTION_DAYS: Final = 365

@@ -324,3 +324,62 @@ PROVIDER_TRACING_REASON = (
     "aws-cdk-lib's Provider framework offers no tracing for its relay functions; the "
     "handlers, which call Platform, and the waiter state machine are traced with X-Ray."
 )
+# The wildcard resources of the Platform credentials role's permissions, by statement: each
+# names the narrowest resource the service allows for what Platform does with it.
+CREDENTIALS_WILDCARD_REASONS = {
+    "ForgeBatchEnvironments": (
+        "Batch Forge creates, updates and deletes Batch compute environments and job queues "
+        "whose names it makes (<Forge prefix>-<id>-...); the resource is limited to those "
+        "names in this account and region."
+    ),
+    "LaunchBatchJobs": (
+        "Platform submits, tags and cancels jobs of any pipeline run, under job definitions "
+        "it registers per run, on the Forge job queues only; Batch job and job definition "
+        "names are made at run time, so they are limited to this account and region."
+    ),
+    "DescribeBatchEc2AndEcs": (
+        "These Describe and List actions of Batch, EC2 and ECS support no resource-level "
+        "permissions, so AWS requires Resource '*'; they read, and change nothing."
+    ),
+    "ForgeLaunchTemplates": (
+        "Batch Forge creates and deletes the launch template of each environment, named at "
+        "run time; the resource is limited to launch templates of this account and region."
+    ),
+    "ForgeInstanceConsoleOutput": (
+        "Platform reads a Forge instance's console output to report a failed start; the "
+        "instances are made by Batch, so the resource is limited to this account and region."
+    ),
+    "ForgeRolesAndInstanceProfiles": (
+        "Batch Forge creates and deletes the roles and instance profiles of each environment, "
+        "named <Forge prefix>-<id>-...; the resource is limited to those names."
+    ),
+    "PassForgeRolesToBatchAndEc2": (
+        "Batch Forge passes only the roles it made (<Forge prefix>-...), and only to Batch and "
+        "EC2 (iam:PassedToService)."
+    ),
+    "EcsOptimizedAmis": (
+        "Batch Forge reads the public parameters of the ECS-optimized AMIs, which sit under "
+        "/aws/service/ecs/ in this region; they hold no data of the account."
+    ),
+    "JobLogs": (
+        "Platform reads the logs of the pipeline's jobs, whose log streams Batch makes per job "
+        "in the /aws/batch/job log group; the resource is that log group."
+    ),
+    "JobLogQueries": (
+        "Listing log groups and reading or stopping a log query support no resource-level "
+        "permissions, so AWS requires Resource '*'."
+    ),
+    "PipelineSecretsListing": (
+        "Listing secrets supports no resource-level permissions, so AWS requires Resource "
+        "'*'; it returns names and metadata, never a secret's value."
+    ),
+    "PipelineSecrets": (
+        "Platform creates and deletes the secrets of pipeline runs, named tower-...; the "
+        "resource is limited to those names in this account and region, and no action "
+        "reads a secret's value."
+    ),
+    "WorkDirectoryObjects": (
+        "Platform reads and writes objects of the compute environment's work directory; the "
+        "resource is that bucket, while this account owns it (s3:ResourceAccount)."
+    ),
+}

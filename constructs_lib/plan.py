@@ -20,6 +20,7 @@ from constructs_lib.config import (
     AccessSettings,
     ComputeSettings,
     ValidGrant,
+    credentials_role_name,
     validate,
 )
 from constructs_lib.defaults import (
@@ -88,13 +89,33 @@ class StoragePlan:
 
 
 @dataclass(frozen=True)
+class CredentialsPlan:
+    """The AWS credentials the construct makes for Platform: a role in the first compute
+    account, its permissions, and the credentials to register for it."""
+
+    role_name: str
+    role_arn: str
+    principal_arn: str
+    """Who assumes the role: Seqera Cloud's role, or an Enterprise install's."""
+    permissions: Document
+    request: dict[str, Any]
+    """The ``credentials`` object of ``POST /credentials``."""
+
+    def trust_policy(self, external_id: str) -> Document:
+        """The role's trust policy, once Platform gave the credentials ``external_id``."""
+        return policies.credentials_trust_policy(self.principal_arn, external_id)
+
+
+@dataclass(frozen=True)
 class PlatformPlan:
-    """What the Platform custom resource sends: the compute environment and data links."""
+    """What the Platform custom resources send: the compute environment, its data links and
+    (unless their id is given) the credentials it uses."""
 
     settings: PlatformComputeEnvironment
     compute_env: dict[str, Any]
     data_links: tuple[dict[str, str], ...]
     forge_role_prefix: str
+    credentials: CredentialsPlan | None
 
 
 @dataclass(frozen=True)
@@ -266,11 +287,41 @@ def _platform(settings: AccessSettings) -> PlatformPlan | None:
         for path in paths
         if platform.register_data_links
     )
+    forge_prefix = settings.primary.forge_role_prefix or DEFAULT_FORGE_ROLE_PREFIX
     return PlatformPlan(
         settings=platform,
         compute_env=compute_env_request(platform, settings.primary.region, paths),
         data_links=data_links,
-        forge_role_prefix=settings.primary.forge_role_prefix or DEFAULT_FORGE_ROLE_PREFIX,
+        forge_role_prefix=forge_prefix,
+        credentials=_credentials(settings, platform, forge_prefix),
+    )
+
+
+def _credentials(
+    settings: AccessSettings, platform: PlatformComputeEnvironment, forge_prefix: str
+) -> CredentialsPlan | None:
+    if platform.credentials_id is not None:
+        return None
+    compute = settings.primary
+    name = credentials_role_name(platform)
+    arn = f"arn:{settings.partition}:iam::{compute.account}:role/{name}"
+    work_bucket = platform.work_dir.removeprefix("s3://").split("/", 1)[0]
+    return CredentialsPlan(
+        role_name=name,
+        role_arn=arn,
+        principal_arn=platform.platform_principal_arn,
+        permissions=policies.credentials_permissions(
+            settings.partition,
+            compute.account,
+            platform.region or compute.region,
+            forge_prefix,
+            work_bucket,
+        ),
+        request={
+            "name": platform.credentials_name or platform.name,
+            "provider": "aws",
+            "keys": {"mode": "role", "assumeRoleArn": arn},
+        },
     )
 
 

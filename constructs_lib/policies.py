@@ -501,3 +501,201 @@ def deny_grants_outside_aws() -> Statement:
 def compact_size(document: Document) -> int:
     """The size IAM counts against its limits: the JSON text without whitespace."""
     return len(json.dumps(document, separators=(",", ":")))
+
+
+def credentials_trust_policy(principal: str, external_id: str) -> Document:
+    """The trust policy of the role made for Platform's credentials: the Platform principal
+    may assume it, and tag its session, with the External ID Platform keeps for them."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "PlatformAssumesWithItsExternalId",
+                "Effect": "Allow",
+                "Principal": {"AWS": principal},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+            }
+        ],
+    }
+
+
+def credentials_permissions(
+    partition: str, account: str, region: str, forge_prefix: str, work_bucket: str
+) -> Document:
+    """What Platform does with its credentials in the compute account: Batch Forge builds and
+    removes the Batch environment, its roles and launch templates; launch submits and watches
+    jobs and reads their logs; Platform reads and writes the work directory. Seqera's published
+    policy, with each resource narrowed to this account and region, and to Forge's names where
+    Batch and IAM allow it."""
+    here = f"{region}:{account}"
+    forge = f"{forge_prefix}-*"
+    work = bucket_arn(partition, work_bucket)
+    owned_by_account = {"StringEquals": {RESOURCE_ACCOUNT: account}}
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "ForgeBatchEnvironments",
+                "Effect": "Allow",
+                "Action": [
+                    "batch:CreateComputeEnvironment",
+                    "batch:CreateJobQueue",
+                    "batch:DeleteComputeEnvironment",
+                    "batch:DeleteJobQueue",
+                    "batch:TagResource",
+                    "batch:UpdateComputeEnvironment",
+                    "batch:UpdateJobQueue",
+                ],
+                "Resource": [
+                    f"arn:{partition}:batch:{here}:compute-environment/{forge}",
+                    f"arn:{partition}:batch:{here}:job-queue/{forge}",
+                ],
+            },
+            {
+                "Sid": "LaunchBatchJobs",
+                "Effect": "Allow",
+                "Action": [
+                    "batch:CancelJob",
+                    "batch:RegisterJobDefinition",
+                    "batch:SubmitJob",
+                    "batch:TagResource",
+                    "batch:TerminateJob",
+                ],
+                "Resource": [
+                    f"arn:{partition}:batch:{here}:job-definition/*",
+                    f"arn:{partition}:batch:{here}:job-queue/{forge}",
+                    f"arn:{partition}:batch:{here}:job/*",
+                ],
+            },
+            {
+                "Sid": "DescribeBatchEc2AndEcs",
+                "Effect": "Allow",
+                "Action": [
+                    "batch:DescribeComputeEnvironments",
+                    "batch:DescribeJobDefinitions",
+                    "batch:DescribeJobQueues",
+                    "batch:DescribeJobs",
+                    "batch:ListJobs",
+                    "ec2:DescribeAccountAttributes",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstanceAttribute",
+                    "ec2:DescribeInstanceStatus",
+                    "ec2:DescribeInstanceTypeOfferings",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeKeyPairs",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "ec2:DescribeLaunchTemplates",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                    "ec2:GetEbsEncryptionByDefault",
+                    "ecs:DescribeContainerInstances",
+                    "ecs:DescribeTasks",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "ForgeLaunchTemplates",
+                "Effect": "Allow",
+                "Action": ["ec2:CreateLaunchTemplate", "ec2:DeleteLaunchTemplate"],
+                "Resource": f"arn:{partition}:ec2:{here}:launch-template/*",
+            },
+            {
+                "Sid": "ForgeInstanceConsoleOutput",
+                "Effect": "Allow",
+                "Action": "ec2:GetConsoleOutput",
+                "Resource": f"arn:{partition}:ec2:{here}:instance/*",
+            },
+            {
+                "Sid": "ForgeRolesAndInstanceProfiles",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:AddRoleToInstanceProfile",
+                    "iam:AttachRolePolicy",
+                    "iam:CreateInstanceProfile",
+                    "iam:CreateRole",
+                    "iam:DeleteInstanceProfile",
+                    "iam:DeleteRole",
+                    "iam:DeleteRolePolicy",
+                    "iam:DetachRolePolicy",
+                    "iam:GetRole",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:ListRolePolicies",
+                    "iam:PutRolePolicy",
+                    "iam:RemoveRoleFromInstanceProfile",
+                    "iam:TagInstanceProfile",
+                    "iam:TagRole",
+                ],
+                "Resource": [
+                    f"arn:{partition}:iam::{account}:role/{forge}",
+                    f"arn:{partition}:iam::{account}:instance-profile/{forge}",
+                ],
+            },
+            {
+                "Sid": "PassForgeRolesToBatchAndEc2",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": f"arn:{partition}:iam::{account}:role/{forge}",
+                "Condition": {
+                    "StringEquals": {
+                        "iam:PassedToService": ["batch.amazonaws.com", "ec2.amazonaws.com"]
+                    }
+                },
+            },
+            {
+                "Sid": "EcsOptimizedAmis",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameters",
+                "Resource": f"arn:{partition}:ssm:{region}::parameter/aws/service/ecs/*",
+            },
+            {
+                "Sid": "JobLogs",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:DescribeLogStreams",
+                    "logs:FilterLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:StartQuery",
+                ],
+                "Resource": f"arn:{partition}:logs:{here}:log-group:/aws/batch/job:*",
+            },
+            {
+                "Sid": "JobLogQueries",
+                "Effect": "Allow",
+                "Action": ["logs:DescribeLogGroups", "logs:GetQueryResults", "logs:StopQuery"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "PipelineSecretsListing",
+                "Effect": "Allow",
+                "Action": "secretsmanager:ListSecrets",
+                "Resource": "*",
+            },
+            {
+                "Sid": "PipelineSecrets",
+                "Effect": "Allow",
+                "Action": [
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:DeleteSecret",
+                    "secretsmanager:DescribeSecret",
+                ],
+                "Resource": f"arn:{partition}:secretsmanager:{here}:secret:tower-*",
+            },
+            {
+                "Sid": "WorkDirectoryBucket",
+                "Effect": "Allow",
+                "Action": list(BUCKET_ACTIONS),
+                "Resource": work,
+                "Condition": owned_by_account,
+            },
+            {
+                "Sid": "WorkDirectoryObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": f"{work}/*",
+                "Condition": owned_by_account,
+            },
+        ],
+    }

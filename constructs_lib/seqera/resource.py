@@ -44,6 +44,7 @@ from constructs_lib.nag import (
     acknowledge_all,
 )
 from constructs_lib.plan import PlatformPlan
+from constructs_lib.seqera.credentials import PlatformCredentials
 
 HANDLER_DIRECTORY = Path(__file__).resolve().parent / "asset"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -124,6 +125,17 @@ class PlatformComputeEnvironmentResource(Construct):
             self._configure(function)
         self._acknowledge_provider(provider)
         self._admit_logs_to_key()
+        self.credentials: PlatformCredentials | None = None
+        compute_env = platform.compute_env
+        if platform.credentials is not None:
+            self.credentials = PlatformCredentials(
+                self,
+                "Credentials",
+                plan=platform.credentials,
+                settings=settings,
+                service_token=provider.service_token,
+            )
+            compute_env = {**compute_env, "credentialsId": self.credentials.credentials_id}
         self.resource = cdk.CustomResource(
             self,
             "Resource",
@@ -136,9 +148,13 @@ class PlatformComputeEnvironmentResource(Construct):
                 "ForgeRolePrefix": platform.forge_role_prefix,
                 "RetainOnDelete": "true" if settings.retain_on_delete else "false",
                 "DataLinks": json.dumps(list(platform.data_links)),
-                "ComputeEnvironment": json.dumps(platform.compute_env, sort_keys=True),
+                "ComputeEnvironment": json.dumps(compute_env, sort_keys=True),
             },
         )
+        if self.credentials is not None:
+            # Batch Forge starts with the credentials' role: it must exist, with its
+            # permissions and trust policy, before the environment is created.
+            self.resource.node.add_dependency(self.credentials.role, self.credentials.permissions)
         self.compute_env_id = self.resource.get_att_string("ComputeEnvId")
         self.instance_role_name = self.resource.get_att_string("InstanceRoleName")
         self.fargate_role_name = self.resource.get_att_string("FargateRoleName")

@@ -17,6 +17,7 @@ from constructs_lib.defaults import (
     DEFAULT_LOG_RETENTION_DAYS,
     DEFAULT_MAX_CPUS,
     DEFAULT_MIN_CPUS,
+    DEFAULT_PLATFORM_PRINCIPAL,
 )
 from constructs_lib.errors import ConfigError
 
@@ -31,6 +32,8 @@ _SECRET_RE = re.compile(
 _TOKEN_LOOKALIKE = "eyJ"
 _WORK_DIR_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
 _SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_PRINCIPAL_RE = re.compile(r"^arn:[a-z-]+:iam::\d{12}:(role|user)/[A-Za-z0-9+=,.@_/-]+$")
+_ROLE_NAME_RE = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
 _SECURITY_GROUP_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
 # The retention periods CloudWatch Logs accepts, in days.
 LOG_RETENTION_DAYS = (
@@ -45,17 +48,27 @@ class PlatformComputeEnvironment:
 
     The construct puts every granted bucket (or bucket prefix) into ``allowBuckets`` itself.
     ``token_secret`` is the name or ARN of a Secrets Manager secret in the compute account
-    whose value is a Platform access token; only the name travels, never the value.
+    whose value is a Platform access token; only the name travels, never the value. Without
+    ``credentials_id`` the construct also makes the AWS credentials: an IAM role in the compute
+    account with Batch Forge's and launch permissions, which the Platform principal may assume
+    with the External ID Platform gives the credentials it registers for the role.
     """
 
     name: str
     """The environment's base name; a hash of its configuration is appended."""
-    credentials_id: str
-    """The id of the AWS credentials in Platform that Batch Forge uses."""
     token_secret: str
     """The name or ARN of the Secrets Manager secret (in A) that holds the access token."""
     work_dir: str
     """The Nextflow work directory, an ``s3://`` path."""
+    credentials_id: str | None = None
+    """The id of AWS credentials already in Platform; None makes the role and registers it."""
+    platform_principal_arn: str = DEFAULT_PLATFORM_PRINCIPAL
+    """Who assumes the made role: Seqera Cloud's role, or an Enterprise install's."""
+    credentials_name: str | None = None
+    """The base name of the made credentials in Platform; None uses ``name``."""
+    credentials_role_name: str | None = None
+    """The made role's name; None names it ``SeqeraPlatform-<name>``. It must not start with
+    the Forge prefix, so that the bucket policies do not admit it as a Forge role."""
     api_url: str = DEFAULT_API_URL
     """Platform's API: Seqera Cloud's, or ``https://<host>/api`` for Enterprise."""
     workspace_id: str | None = None
@@ -121,11 +134,43 @@ def validate_platform(platform: object) -> PlatformComputeEnvironment:
         f"1-{NAME_MAX_LENGTH} letters, digits, '-' or '_', starting with a letter or digit",
     )
     _require(
-        isinstance(p.credentials_id, str)
-        and bool(re.match(r"^[A-Za-z0-9]{1,22}$", p.credentials_id)),
+        p.credentials_id is None
+        or (
+            isinstance(p.credentials_id, str)
+            and bool(re.match(r"^[A-Za-z0-9]{1,22}$", p.credentials_id))
+        ),
         "credentials_id",
         p.credentials_id,
-        "the id of the AWS credentials in Platform, such as '4Kx9Pq2mT7vZ'",
+        "the id of the AWS credentials in Platform, such as '4Kx9Pq2mT7vZ', or None to make them",
+    )
+    _require(
+        isinstance(p.platform_principal_arn, str)
+        and bool(_PRINCIPAL_RE.match(p.platform_principal_arn)),
+        "platform_principal_arn",
+        p.platform_principal_arn,
+        f"the ARN of the IAM role (or user) Platform assumes roles with, such as "
+        f"{DEFAULT_PLATFORM_PRINCIPAL!r}",
+    )
+    _require(
+        p.credentials_name is None
+        or (
+            isinstance(p.credentials_name, str)
+            and len(p.credentials_name) <= NAME_MAX_LENGTH
+            and bool(_NAME_RE.match(p.credentials_name))
+        ),
+        "credentials_name",
+        p.credentials_name,
+        f"1-{NAME_MAX_LENGTH} letters, digits, '-' or '_', starting with a letter or digit",
+    )
+    _require(
+        p.credentials_role_name is None
+        or (
+            isinstance(p.credentials_role_name, str)
+            and bool(_ROLE_NAME_RE.match(p.credentials_role_name))
+        ),
+        "credentials_role_name",
+        p.credentials_role_name,
+        "an IAM role name: 1-64 letters, digits and +=,.@_-",
     )
     # The value is never echoed: a token pasted here by mistake must not reach the terminal.
     _require(
@@ -229,7 +274,7 @@ def compute_env_request(
     request: dict[str, Any] = {
         "name": platform.name,
         "platform": "aws-batch",
-        "credentialsId": platform.credentials_id,
+        **({} if platform.credentials_id is None else {"credentialsId": platform.credentials_id}),
         "config": {
             "discriminator": "aws-batch",
             "region": platform.region or region,

@@ -1,12 +1,14 @@
-"""The two template edits the emulator needs to deploy the example with its Platform Lambdas.
+"""The template edits the emulator needs to deploy the example with its Platform Lambdas.
 
 1. The emulator cannot run a Lambda-backed custom resource, so each
-   ``Custom::SeqeraComputeEnvironment`` is removed, with every reference to it: the
-   ``DependsOn`` entries naming it, the outputs reading it, and its entries in the attachment
-   lists of IAM policies (the s3-write policy's ``Roles`` holds the Forge instance role the
-   custom resource returns). Any other reference fails with TemplateEditError: dropping a
-   reference from, say, an ``Fn::Join`` or a policy statement would deploy a different
-   meaning instead of a smaller template.
+   ``Custom::SeqeraComputeEnvironment`` and ``Custom::SeqeraCredentials`` is removed, with
+   every reference to it: the ``DependsOn`` entries naming it, the outputs reading it, and its
+   entries in the attachment lists of IAM policies (the s3-write policy's ``Roles`` holds the
+   Forge instance role the custom resource returns). The External ID that the credentials
+   return, which the trust policy of their role requires, is replaced by a stand-in value, so
+   that the role is deployed with the trust policy's shape. Any other reference fails with
+   TemplateEditError: dropping a reference from, say, an ``Fn::Join`` or a policy statement
+   would deploy a different meaning instead of a smaller template.
 2. The emulator names a state machine without a name ``<stack>-<logical id>-<suffix>`` and does
    not shorten it as CloudFormation does, so the Provider's waiter state machine gets a name
    over the 80 characters allowed. Each unnamed state machine is named after its logical id.
@@ -29,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 CUSTOM_RESOURCE_TYPE = "Custom::SeqeraComputeEnvironment"
+CREDENTIALS_TYPE = "Custom::SeqeraCredentials"
+# Stands in for the External ID Platform gives the credentials, in their role's trust policy.
+STAND_IN_EXTERNAL_ID = "emulator-stand-in-external-id"
 STATE_MACHINE_TYPE = "AWS::StepFunctions::StateMachine"
 STATE_MACHINE_NAME_LIMIT = 80
 # Lists of principals a policy is attached to: dropping one entry detaches the policy from one
@@ -169,11 +174,46 @@ def name_state_machines(template: Template) -> tuple[Template, list[str]]:
     return edited, edits
 
 
+def stand_in_external_ids(template: Template) -> tuple[Template, list[str]]:
+    """A copy of ``template`` in which each trust policy's reference to the External ID of
+    a ``Custom::SeqeraCredentials`` is ``STAND_IN_EXTERNAL_ID``; and the edits made."""
+    edited = copy.deepcopy(template)
+    credentials = {
+        logical_id
+        for logical_id, resource in edited["Resources"].items()
+        if resource["Type"] == CREDENTIALS_TYPE
+    }
+    edits: list[str] = []
+
+    def replace(value: Any, where: str) -> Any:
+        if value in ({"Fn::GetAtt": [logical_id, "ExternalId"]} for logical_id in credentials):
+            edits.append(f"set {where} = {STAND_IN_EXTERNAL_ID}")
+            return STAND_IN_EXTERNAL_ID
+        if isinstance(value, dict):
+            return {key: replace(item, f"{where}/{key}") for key, item in value.items()}
+        if isinstance(value, list):
+            return [replace(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        return value
+
+    for logical_id, resource in edited["Resources"].items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role" and "AssumeRolePolicyDocument" in properties:
+            where = f"Resources/{logical_id}/Properties/AssumeRolePolicyDocument"
+            properties["AssumeRolePolicyDocument"] = replace(
+                properties["AssumeRolePolicyDocument"], where
+            )
+    return edited, edits
+
+
 def edit_template_for_emulator(template: Template) -> tuple[Template, list[str]]:
-    """Both edits: the custom resource removed, the state machines named."""
+    """Every edit: the custom resources removed (the compute environment first, whose
+    configuration reads the credentials; their External ID stood in for), the state machines
+    named."""
     without_custom, removals = remove_resources_of_type(template, CUSTOM_RESOURCE_TYPE)
-    named, names = name_state_machines(without_custom)
-    return named, removals + names
+    stood_in, stand_ins = stand_in_external_ids(without_custom)
+    without_credentials, credentials = remove_resources_of_type(stood_in, CREDENTIALS_TYPE)
+    named, names = name_state_machines(without_credentials)
+    return named, removals + stand_ins + credentials + names
 
 
 def template_text(template: Mapping[str, Any]) -> str:

@@ -70,10 +70,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from constructs_lib.seqera.resource import RUNTIME
+from constructs_lib.seqera.resource import HANDLER_DIRECTORY, RUNTIME
 from tests.conftest import COMPUTE_ACCOUNT, REGION, STORAGE_ACCOUNT
 from tests.deploy.emulator_edits import (
+    CREDENTIALS_TYPE,
     CUSTOM_RESOURCE_TYPE,
+    STAND_IN_EXTERNAL_ID,
     STATE_MACHINE_TYPE,
     edit_assembly,
 )
@@ -102,7 +104,8 @@ LAMBDA_FUNCTION = "AWS::Lambda::Function"
 LOG_GROUP = "AWS::Logs::LogGroup"
 MANAGED_POLICY = "AWS::IAM::ManagedPolicy"
 PLATFORM_HANDLERS = {"handler.on_event", "handler.is_complete"}
-PLATFORM_CODE_FILES = {"handler.py", "client.py"}
+# The Lambda asset's modules, as the package ships them.
+PLATFORM_CODE_FILES = {path.name for path in HANDLER_DIRECTORY.glob("*.py")}
 PROVIDER_CODE_FILE = "framework.js"
 
 
@@ -217,8 +220,28 @@ def deployed(cdk: Cdk, assembly: Path, accounts: Accounts) -> list[DeployedStack
     ]
 
 
+def detach_managed_policies(accounts: Accounts, deployed: list[DeployedStack]) -> list[str]:
+    """Detach the managed policies from the deployed roles, as CloudFormation does when it
+    deletes an AWS::IAM::ManagedPolicy: the emulator's CloudFormation keeps managed policies
+    (and their attachments) on delete, and then cannot delete a role they are attached to."""
+    detached: list[str] = []
+    for stack in deployed:
+        iam = accounts.client("iam", stack.artifact.account)
+        for made in stack.resources.values():
+            if made.type != "AWS::IAM::Role":
+                continue
+            attached = iam.list_attached_role_policies(RoleName=made.physical_id)
+            for policy in attached["AttachedPolicies"]:
+                iam.detach_role_policy(RoleName=made.physical_id, PolicyArn=policy["PolicyArn"])
+                detached.append(f"{made.physical_id}: {policy['PolicyName']}")
+    return detached
+
+
 @pytest.fixture(scope="module")
-def destroyed(cdk: Cdk, assembly: Path, deployed: list[DeployedStack]) -> list[DeployedStack]:
+def destroyed(
+    cdk: Cdk, assembly: Path, deployed: list[DeployedStack], accounts: Accounts
+) -> list[DeployedStack]:
+    assert detach_managed_policies(accounts, deployed), "no role had a managed policy to detach"
     cdk(
         "destroy",
         "--all",
@@ -239,6 +262,7 @@ def test_the_example_synthesizes_the_platform_lambdas_and_custom_resource(
         function["Properties"]["Handler"] for function in stack.of_type(LAMBDA_FUNCTION).values()
     }
     assert len(stack.of_type(CUSTOM_RESOURCE_TYPE)) == 1, "cdk.json no longer sets tower:platform"
+    assert len(stack.of_type(CREDENTIALS_TYPE)) == 1, "cdk.json gives tower:platform credentials"
     assert handlers >= PLATFORM_HANDLERS, handlers
 
 
@@ -269,25 +293,44 @@ def test_the_deployed_assembly_differs_from_the_synthesized_one_by_the_edits_onl
         "Resources",
         "Outputs",
     }
-    (removed,) = original_stack.of_type(CUSTOM_RESOURCE_TYPE)
-    assert set(edited["Resources"]) == set(original["Resources"]) - {removed}
+    (environment,) = original_stack.of_type(CUSTOM_RESOURCE_TYPE)
+    (credentials,) = original_stack.of_type(CREDENTIALS_TYPE)
+    removed = {environment, credentials}
+    assert set(edited["Resources"]) == set(original["Resources"]) - removed
     changed = {
         (logical_id, key)
         for logical_id, resource in edited["Resources"].items()
         for key in changed_keys(original["Resources"][logical_id], resource)
     }
-    (policy,) = original_stack.of_type(MANAGED_POLICY)
+    (policy,) = [
+        logical_id
+        for logical_id, resource in original_stack.of_type(MANAGED_POLICY).items()
+        if environment in json.dumps(resource["Properties"].get("Roles"))
+    ]
     (state_machine,) = original_stack.of_type(STATE_MACHINE_TYPE)
-    assert changed == {(policy, "Properties.Roles"), (state_machine, "Properties.StateMachineName")}
-    assert "Roles" not in edited["Resources"][policy]["Properties"]
+    (role,) = [
+        logical_id
+        for logical_id, resource in original_stack.of_type("AWS::IAM::Role").items()
+        if credentials in json.dumps(resource)
+    ]
+    assert changed == {
+        (policy, "Properties.Roles"),
+        (role, "Properties.AssumeRolePolicyDocument"),
+        (state_machine, "Properties.StateMachineName"),
+    }
+    assert edited["Resources"][policy]["Properties"]["Roles"] == [{"Ref": role}]
+    trust = edited["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Condition"] == {
+        "StringEquals": {"sts:ExternalId": STAND_IN_EXTERNAL_ID}
+    }
     assert edited["Resources"][state_machine]["Properties"]["StateMachineName"] == state_machine
     assert edited["Outputs"] == {
         name: output
         for name, output in original["Outputs"].items()
-        if removed not in json.dumps(output)
+        if not any(logical_id in json.dumps(output) for logical_id in removed)
     }
     assert len(edited["Outputs"]) < len(original["Outputs"])
-    assert removed not in json.dumps(edited)
+    assert not any(logical_id in json.dumps(edited) for logical_id in removed)
 
 
 def test_each_stack_completes_in_its_own_account_only(
