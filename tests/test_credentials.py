@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -43,12 +44,12 @@ def compute(access: CrossAccountBucketAccess) -> assertions.Template:
     return template_of(access.compute_stack)
 
 
-def one(template: assertions.Template, resource_type: str) -> tuple[str, dict[str, Any]]:
+def one(template: assertions.Template, resource_type: str) -> tuple[str, Mapping[str, Any]]:
     ((logical_id, resource),) = template.find_resources(resource_type).items()
     return logical_id, resource
 
 
-def credentials_role(template: assertions.Template) -> tuple[str, dict[str, Any]]:
+def credentials_role(template: assertions.Template) -> tuple[str, Mapping[str, Any]]:
     roles = template.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": ROLE_NAME}})
     ((logical_id, resource),) = roles.items()
     return logical_id, resource
