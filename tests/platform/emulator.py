@@ -2,7 +2,8 @@
 
 A real HTTP server on 127.0.0.1 that models the parts of Platform the handler uses: compute
 environments (CREATING -> AVAILABLE, or ERRORED/INVALID; DELETE -> DELETING -> DELETED -> gone;
-409 while jobs run; unique names per workspace), credentials (role credentials with a generated
+409 while jobs run; unique names per workspace; 400 "cannot assume role" while the role of
+their credentials is not assumable yet), credentials (role credentials with a generated
 External ID, as Seqera Cloud makes them, or as older or stricter installs do: see
 ``external_ids``; a checked DELETE answers 409 with the compute environments that use them),
 data links, bearer-token auth, and injected faults (429 with Retry-After, 502/503/504,
@@ -105,9 +106,10 @@ class ComputeEnv:
 
 @dataclass
 class Credentials:
-    """Credentials as the emulator keeps them. ``in_use_by`` lists conflicts besides compute
-    environments (such as running workflows, the spec's reason for a 409) that block a
-    checked delete."""
+    """Credentials as the emulator keeps them. ``assume_failures`` is how many more times a
+    compute-environment create with them answers that the role cannot be assumed;
+    ``in_use_by`` lists conflicts besides compute environments (such as running workflows,
+    the spec's reason for a 409) that block a checked delete."""
 
     id: str
     workspace: str | None
@@ -115,6 +117,7 @@ class Credentials:
     description: str | None
     provider: str
     keys: JsonObject
+    assume_failures: int = 0
     in_use_by: list[JsonObject] = field(default_factory=list)
 
 
@@ -166,6 +169,8 @@ class PlatformEmulator:
     an External ID when asked (``useExternalId=true``) and refuses them (400) otherwise, as
     Seqera Cloud does; "unsupported" ignores the parameter and makes them without one (an
     older Enterprise); "refused" ignores the parameter and refuses them (400).
+    ``assume_role_failures`` is how many compute-environment creates with each new role
+    credentials answer that the role cannot be assumed before one succeeds.
     """
 
     checker: SpecChecker
@@ -178,6 +183,7 @@ class PlatformEmulator:
     forge_prefix: str = "TowerForge"
     echo_token: bool = False
     external_ids: str = "cloud"
+    assume_role_failures: int = 0
     forbidden_workspaces: set[str] = field(default_factory=set)
     compute_envs: dict[str, ComputeEnv] = field(default_factory=dict)
     credentials: dict[str, Credentials] = field(default_factory=dict)
@@ -448,6 +454,10 @@ class PlatformEmulator:
             return _error(400, f"Invalid compute environment name '{name}'{echo}")
         if any(ce.name == name for ce in self.live(workspace)):
             return _error(400, f"A compute environment named '{name}' already exists")
+        credentials = self.credentials.get(str(spec.get("credentialsId")))
+        if credentials is not None and credentials.assume_failures > 0:
+            credentials.assume_failures -= 1
+            return _error(400, self._cannot_assume(credentials))
         outcome = next(
             (
                 result
@@ -608,6 +618,7 @@ class PlatformEmulator:
             description=spec.get("description"),
             provider=provider,
             keys={k: v for k, v in keys.items() if k != "secretKey"},
+            assume_failures=self.assume_role_failures if keys.get("mode") == "role" else 0,
         )
         self.credentials[credentials.id] = credentials
         return _ok({"credentialsId": credentials.id})
@@ -675,6 +686,18 @@ class PlatformEmulator:
             ],
         }
         return json.dumps(policy, indent=2)
+
+    def _cannot_assume(self, credentials: Credentials) -> str:
+        """Platform's answer when the role is not assumable (yet): AWS STS's refusal, relayed.
+        The wording is the emulator's, after STS's AccessDenied message for AssumeRole."""
+        role = credentials.keys.get("assumeRoleArn", "")
+        request_id = "".join(self._random.choices("0123456789abcdef", k=8))
+        return (
+            f"Unable to assume role {role}: User: arn:aws:sts::161471496260:assumed-role/"
+            f"SeqeraPlatformCloudAccessRole/seqera-platform is not authorized to perform: "
+            f"sts:AssumeRole on resource: {role} (Service: Sts, Status Code: 403, "
+            f"Request ID: {request_id})"
+        )
 
     def _new_external_id(self) -> str:
         digits = "".join(self._random.choices("0123456789abcdef", k=32))

@@ -14,6 +14,10 @@ stack and logical id: see shared.py). Create and Update adopt a live CE that alr
 name instead of making another, which makes retried creates and rolled-back updates safe:
 they find the CE an earlier attempt made.
 
+A role that CloudFormation has just made (or whose trust policy it has just changed) may not
+be assumable for some seconds: Create retries Platform's "cannot assume role" answers for
+ASSUME_ROLE_RETRY_SECONDS before it fails.
+
 The access token is read from Secrets Manager on every invocation and is never logged,
 returned or put in an exception.
 """
@@ -68,6 +72,23 @@ FAILED = frozenset({"ERRORED", "INVALID"})
 
 COMPUTE_ENV_TYPE = "Custom::SeqeraComputeEnvironment"
 CREDENTIALS_TYPE = credentials.RESOURCE_TYPE
+
+# How long Create keeps retrying when Platform cannot assume the credentials' role (IAM is
+# eventually consistent: a new role, or a new trust policy, can take seconds to be usable),
+# and the waits between attempts (doubling from the first to the longest). The Lambda's own
+# deadline (its remaining time less the margin) ends the retries earlier if it comes first.
+ASSUME_ROLE_RETRY_SECONDS = 120.0
+ASSUME_ROLE_FIRST_WAIT_SECONDS = 5.0
+ASSUME_ROLE_LONGEST_WAIT_SECONDS = 20.0
+# Platform relays AWS STS's refusal in its message (e.g. "User: arn:...:assumed-role/... is
+# not authorized to perform: sts:AssumeRole on resource: arn:...:role/...", error code
+# AccessDenied), sometimes after words of its own such as "Unable to assume role <arn>".
+CANNOT_ASSUME_ROLE = re.compile(
+    r"not authorized to perform:?\s*sts:AssumeRole"
+    r"|(unable|cannot|can't|could not|couldn't|failed) to assume (the |IAM |AWS )?role"
+    r"|AccessDenied.{0,300}AssumeRole|AssumeRole.{0,300}AccessDenied",
+    re.IGNORECASE | re.DOTALL,
+)
 
 # Fields on_event returns for is_complete (the Provider passes them on).
 WATCH_FIELD = "PlatformComputeEnvId"  # the CE to wait for; "" = nothing to wait for
@@ -343,16 +364,73 @@ def _ensure_compute_env(platform: PlatformClient, props: Properties) -> tuple[st
             platform_message=err.platform_message,
         ) from err
     body = {**props.compute_env, "name": name}
-    try:
-        compute_env_id = platform.create_compute_env(body)
-    except PlatformError as err:
-        found = _find_adoptable(platform, props) if err.status in (400, 409) else None
-        if found is None:
-            raise
-        LOGGER.info("Create answered %s, but %s exists: adopting %s", err.status, name, found)
-        return found, False
+    started = PACING.clock()
+    wait = ASSUME_ROLE_FIRST_WAIT_SECONDS
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            compute_env_id = platform.create_compute_env(body)
+            break
+        except PlatformError as err:
+            if not _cannot_assume_role(err):
+                found = _find_adoptable(platform, props) if err.status in (400, 409) else None
+                if found is None:
+                    raise
+                LOGGER.info(
+                    "Create answered %s, but %s exists: adopting %s", err.status, name, found
+                )
+                return found, False
+            waited = PACING.clock() - started
+            if (
+                waited + wait > ASSUME_ROLE_RETRY_SECONDS
+                or PACING.clock() + wait >= platform.deadline
+            ):
+                raise _assume_role_failure(platform, props, err, attempts, waited) from err
+            LOGGER.warning(
+                "Seqera Platform cannot assume the role of credentials %s yet (attempt %d, "
+                "HTTP %s: %s); retrying in %.0f s",
+                props.credentials_id,
+                attempts,
+                err.status,
+                err.platform_message,
+                wait,
+            )
+            PACING.sleep(wait)
+            wait = min(2 * wait, ASSUME_ROLE_LONGEST_WAIT_SECONDS)
     LOGGER.info("Created compute environment %s (%s)", name, compute_env_id)
     return compute_env_id, True
+
+
+def _cannot_assume_role(err: PlatformError) -> bool:
+    """Whether Platform refused because it could not assume the credentials' role: a 4xx
+    answer (not 401/403, which are about the token) whose message says so."""
+    return (
+        not isinstance(err, AuthError)
+        and err.status is not None
+        and 400 <= err.status < 500
+        and CANNOT_ASSUME_ROLE.search(err.platform_message or "") is not None
+    )
+
+
+def _assume_role_failure(
+    platform: PlatformClient, props: Properties, err: PlatformError, attempts: int, waited: float
+) -> PlatformError:
+    """The error for a role that stayed unassumable: Platform's words and what to check."""
+    return PlatformError(
+        f"Seqera Platform could not assume the role of credentials {props.credentials_id} to "
+        f"create compute environment {props.compute_env_name} in {platform.workspace_label} "
+        f"(HTTP {err.status}: {err.platform_message}). Tried {attempts} times over "
+        f"{waited:.0f} s (a new role or trust policy can take a while to be usable; the "
+        f"handler retries for up to {ASSUME_ROLE_RETRY_SECONDS:.0f} s within the Lambda's "
+        "time). Check the role's trust policy: it must let Platform's principal (Seqera "
+        "Cloud: arn:aws:iam::161471496260:role/SeqeraPlatformCloudAccessRole; Enterprise: the "
+        "role the installation assumes roles with) call sts:AssumeRole with the condition "
+        "sts:ExternalId equal to the credentials' External ID, and sts:TagSession; and check "
+        "that the credentials name this role's ARN.",
+        status=err.status,
+        platform_message=err.platform_message,
+    )
 
 
 def _await_available(
