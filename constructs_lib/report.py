@@ -177,6 +177,10 @@ class ComputeSection:
     patterns: tuple[str, ...]
     work_bucket: str | None
     rows: tuple[ManagedPolicyRow, ...]
+    credentials_role: str | None = None
+    """The role the construct made for Platform's credentials in this account, if any."""
+    credentials_admitted: bool = False
+    """Whether B admits it: Data Explorer reads the data links with the credentials."""
 
 
 @dataclass(frozen=True)
@@ -603,17 +607,26 @@ def _principals_section(
 
 
 def _compute_section(
-    settings: AccessSettings, compute: ComputeSettings, identity: _Identity
+    plan: AccessPlan, compute: ComputeSettings, identity: _Identity
 ) -> ComputeSection:
     """One compute account, with its s3-write policy's managed policies and the buckets each
-    grants, in the order of the grants (the work bucket last)."""
-    order = [grant.name for grant in settings.grants] + [str(compute.work_bucket)]
+    grants, in the order of the grants (the work bucket last), and the role the construct made
+    for Platform's credentials there."""
+    order = [grant.name for grant in plan.settings.grants] + [str(compute.work_bucket)]
     rows = tuple(
         ManagedPolicyRow(name, tuple(sorted(_buckets_of(statements), key=order.index)))
         for name, statements in identity.parts.items()
     )
+    credentials = plan.platform.credentials if plan.platform is not None else None
+    made_here = credentials is not None and compute.account == plan.settings.primary.account
     return ComputeSection(
-        compute.account, compute.region, compute.principal_patterns, compute.work_bucket, rows
+        compute.account,
+        compute.region,
+        compute.principal_patterns,
+        compute.work_bucket,
+        rows,
+        credentials_role=credentials.role_arn if credentials is not None and made_here else None,
+        credentials_admitted=compute.credentials_role_arn is not None,
     )
 
 
@@ -670,7 +683,7 @@ def report_data(plan: AccessPlan) -> Report:
         account_principals=settings.account_principals,
         principals=_principals_section(settings, identities),
         computes=tuple(
-            _compute_section(settings, compute, identities[compute.account])
+            _compute_section(plan, compute, identities[compute.account])
             for compute in settings.computes
         ),
         buckets=tuple(
@@ -834,6 +847,17 @@ def _compute_markdown(section: ComputeSection) -> list[str]:
     ]
     if section.work_bucket is not None:
         facts.append(f"Work bucket {_code(section.work_bucket)}, in {a}.")
+    if section.credentials_role is not None and section.credentials_admitted:
+        facts.append(
+            f"{_code(section.credentials_role)} is the role the construct made for Platform's "
+            "credentials: admitted, because Data Explorer reads the data links with it."
+        )
+    elif section.credentials_role is not None:
+        facts.append(
+            f"{_code(section.credentials_role)}, the role the construct made for Platform's "
+            "credentials, is not admitted: no data links are registered, so no bucket of B "
+            "is read with the credentials."
+        )
     if len(section.rows) == 1:
         facts.append(
             f"The s3-write policy is one managed policy, {_code(section.rows[0].policy)} of this "

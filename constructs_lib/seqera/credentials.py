@@ -14,6 +14,8 @@ from constructs_lib.nag import CREDENTIALS_WILDCARD_REASONS, acknowledge_all
 from constructs_lib.plan import CredentialsPlan
 from constructs_lib.seqera.settings import PlatformComputeEnvironment
 
+PERMISSIONS_DESCRIPTION = "Seqera Platform's Batch Forge and launch permissions in this account"
+
 
 class PlatformCredentials(Construct):
     """A role in account A with Batch Forge's and launch permissions, and the AWS credentials
@@ -54,7 +56,7 @@ class PlatformCredentials(Construct):
         self.permissions = iam.ManagedPolicy(
             self,
             "Permissions",
-            description="Seqera Platform's Batch Forge and launch permissions in this account",
+            description=PERMISSIONS_DESCRIPTION,
             document=iam.PolicyDocument.from_json(plan.permissions),
         )
         self.role = iam.Role(

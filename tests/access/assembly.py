@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from constructs_lib.seqera.credentials import PERMISSIONS_DESCRIPTION
+
 Document = dict[str, Any]
 
 _DNS_SUFFIX = {"aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn"}
@@ -86,6 +88,8 @@ class Stack:
             return f"arn:{self.partition}:s3:::{self._bucket_name(name)}"
         if resource_type == "AWS::KMS::Key" and attribute == "Arn":
             return f"arn:{self.partition}:kms:{self.region}:{self.account}:key/{self._ref(name)}"
+        if resource_type == "Custom::SeqeraCredentials" and attribute == "ExternalId":
+            return external_id_of(name)
         raise UnresolvedIntrinsicError(f"Fn::GetAtt {name}.{attribute} is not resolved here")
 
     def _type_of(self, logical_id: str) -> str:
@@ -111,6 +115,11 @@ class StackArtifact:
     account: str
     region: str
     template_file: Path
+
+
+def external_id_of(credentials: str) -> str:
+    """The stand-in External ID Platform gives the credentials of logical id ``credentials``."""
+    return f"external-id-of-{credentials}"
 
 
 def stack_artifacts(outdir: Path) -> list[StackArtifact]:
@@ -151,7 +160,8 @@ def managed_policies(compute: Stack) -> dict[str, Document]:
     """The managed policies the stack makes (the s3-write policy, in as many parts as IAM's
     size limit needs), by the output the stack names each policy's ARN in (``<id>Arn`` for
     the construct ids ``S3WritePolicy``, ``S3WritePolicy-2``, ..., as a logical id:
-    ``S3WritePolicyArn``, ``S3WritePolicy2Arn``), less its ``Arn``."""
+    ``S3WritePolicyArn``, ``S3WritePolicy2Arn``), less its ``Arn``. The permissions of the
+    Platform credentials role (known by their description) are no part of it."""
     documents = {
         logical_id: compute.resolve(policy["Properties"]["PolicyDocument"])
         for logical_id, policy in compute.resources("AWS::IAM::ManagedPolicy").items()
@@ -163,8 +173,13 @@ def managed_policies(compute: Stack) -> dict[str, Document]:
         if isinstance(value, dict) and value.get("Ref") in documents and output_id.endswith("Arn"):
             by_id[output_id.removesuffix("Arn")] = documents[value["Ref"]]
             named.add(value["Ref"])
-    if named != set(documents):
-        unnamed = sorted(set(documents) - named)
+    credentials = {
+        logical_id
+        for logical_id, policy in compute.resources("AWS::IAM::ManagedPolicy").items()
+        if policy["Properties"].get("Description") == PERMISSIONS_DESCRIPTION
+    }
+    if named | credentials != set(documents):
+        unnamed = sorted(set(documents) - named - credentials)
         raise ValueError(f"managed policies without an ARN output in {compute.name}: {unnamed}")
     return by_id
 

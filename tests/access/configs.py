@@ -56,13 +56,16 @@ def grant_context(grant: BucketGrant) -> dict[str, Any]:
 
 def maximal_context() -> dict[str, Any]:
     """cdk.json's context with every access option in use: the grants above, a named role,
-    the work bucket and an existing log bucket (the example creates one)."""
+    the work bucket, an existing log bucket (the example creates one), and the example's
+    Platform settings with data links, so that B admits the credentials role the construct
+    makes."""
+    context = example_context()
     return {
-        **example_context(),
+        **context,
         "tower:buckets": [grant_context(grant) for grant in MAXIMAL_GRANTS],
         "tower:forgeRoleArns": [HEAD_JOB_ROLE_ARN],
         "tower:accessLogsBucket": "central-access-logs-b",
-        "tower:platform": False,
+        "tower:platform": {**context["tower:platform"], "registerDataLinks": True},
         "tower:nagPacks": PACKS_OF_THE_ACCESS_APPS,
     }
 

@@ -486,6 +486,7 @@ def _admitted(settings: AccessSettings, principal: Principal) -> bool:
         prefix = compute.forge_role_prefix
         if role is not None and (
             arn in compute.forge_role_arns
+            or arn == compute.credentials_role_arn
             or (
                 prefix is not None
                 and role["path"] == compute.forge_role_path

@@ -131,6 +131,11 @@ def _account_principals(
                 (BROAD,),
             ),
         ]
+    if compute.credentials_role_arn is not None:
+        credentials = Principal(
+            f"{tag}platform-credentials-role", compute.credentials_role_arn, (S3_WRITE,)
+        )
+        found += [credentials, session_of(credentials)]
     for index, arn in enumerate(compute.forge_role_arns):
         named = Principal(f"{tag}named-role-{index}", arn, (S3_WRITE,))
         found += [
