@@ -6,8 +6,8 @@ Usage::
 
 OUT defaults to ``seqera-api.trimmed.yml`` beside this script. The result keeps:
 
-- the operations in ``OPERATIONS`` (those the Lambda handler calls and the emulator serves,
-  plus the credentials operations a later custom resource will need), with every
+- the operations in ``OPERATIONS`` (those the Lambda handlers call and the emulator serves:
+  compute environments, data links and credentials), with every
   component they reference, followed transitively through ``$ref`` and discriminator
   mappings;
 - ``openapi``, ``info.title``, ``info.version``, ``info.license``, ``servers`` and
@@ -48,7 +48,7 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/data-links"),
     ("POST", "/data-links"),
     ("DELETE", "/data-links/{dataLinkId}"),
-    # Credentials: not used yet; kept for a planned credentials custom resource.
+    # Credentials: the Custom::SeqeraCredentials handler's.
     ("GET", "/credentials"),
     ("POST", "/credentials"),
     ("GET", "/credentials/{credentialsId}"),
