@@ -1,6 +1,12 @@
 """Cross-account S3 access for Seqera Platform (Tower) compute environments, as CDK constructs."""
 
-from constructs_lib.config import AccessOptions, BucketGrant, ComputeAccount, ConfigError
+from constructs_lib.config import (
+    AccessOptions,
+    BucketGrant,
+    ComputeAccount,
+    ConfigError,
+    OrganizationGrant,
+)
 from constructs_lib.cross_account import CrossAccountBucketAccess, CrossAccountBucketAccessStage
 from constructs_lib.seqera import PlatformComputeEnvironment
 
@@ -13,5 +19,6 @@ __all__ = [
     "ConfigError",
     "CrossAccountBucketAccess",
     "CrossAccountBucketAccessStage",
+    "OrganizationGrant",
     "PlatformComputeEnvironment",
 ]

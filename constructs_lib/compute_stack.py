@@ -10,14 +10,8 @@ from constructs import Construct
 
 from constructs_lib import policies
 from constructs_lib.config import grantee_kind
-from constructs_lib.nag import (
-    IAM_USER,
-    IAM_USER_REASON,
-    KEY_WILDCARD_REASON,
-    OBJECT_WILDCARD_REASON,
-    acknowledge_all,
-    acknowledge_each,
-)
+from constructs_lib.nag import IAM_USER, IAM_USER_REASON, acknowledge_each, acknowledge_wildcards
+from constructs_lib.organization_stack import OrganizationStackSet
 from constructs_lib.plan import AccessPlan, ComputePlan
 from constructs_lib.seqera.resource import PlatformComputeEnvironmentResource
 
@@ -27,7 +21,8 @@ Grantee = iam.IRole | iam.IUser | iam.IGroup
 class ComputeStack(cdk.Stack):
     """A compute account's half: the walkthrough's s3-write policy, widened to B's buckets,
     as one or more managed policies (IAM's size limit may split it); a principal needs them
-    all. The first compute account's stack also holds the Platform compute environment."""
+    all. The first compute account's stack also holds the Platform compute environment, and
+    the stack of the organisation grant's administrator account its StackSet."""
 
     def __init__(
         self,
@@ -47,6 +42,11 @@ class ComputeStack(cdk.Stack):
         )
         for grantee in self.compute.attach_to:
             self.attach_s3_write(cast(Grantee, grantee))
+        self.organization: OrganizationStackSet | None = None
+        if plan.organization is not None and plan.organization.host == compute.construct_id:
+            self.organization = OrganizationStackSet(
+                self, "Organization", plan=plan, organization=plan.organization
+            )
         self.platform_compute_env: PlatformComputeEnvironmentResource | None = None
         if plan.platform is not None and self.compute.account == plan.settings.primary.account:
             self.platform_compute_env = PlatformComputeEnvironmentResource(
@@ -68,7 +68,7 @@ class ComputeStack(cdk.Stack):
             ),
             document=iam.PolicyDocument.from_json(document),
         )
-        self._acknowledge_wildcards(policy, document)
+        acknowledge_wildcards(policy, document)
         cdk.CfnOutput(
             self,
             f"{construct_id}Arn",
@@ -92,20 +92,3 @@ class ComputeStack(cdk.Stack):
                 acknowledge_each(policy, IAM_USER, IAM_USER_REASON)
             else:
                 policy.attach_to_group(cast(iam.IGroup, grantee))
-
-    @staticmethod
-    def _acknowledge_wildcards(policy: iam.ManagedPolicy, document: policies.Document) -> None:
-        """Acknowledge IAM5 for each object pattern and created-key pattern, one by one."""
-        findings: list[tuple[str, str]] = []
-        for statement in document["Statement"]:
-            resources = statement["Resource"]
-            for resource in resources if isinstance(resources, list) else [resources]:
-                if resource.endswith("/*") and ":s3:::" in resource:
-                    findings.append(
-                        (f"AwsSolutions-IAM5[Resource::{resource}]", OBJECT_WILDCARD_REASON)
-                    )
-                elif resource.endswith(":key/*"):
-                    findings.append(
-                        (f"AwsSolutions-IAM5[Resource::{resource}]", KEY_WILDCARD_REASON)
-                    )
-        acknowledge_all(policy, findings)

@@ -38,6 +38,8 @@ __all__ = [
     "ComputeAccount",
     "ComputeSettings",
     "ConfigError",
+    "OrganizationGrant",
+    "OrganizationSettings",
     "ValidGrant",
     "validate",
 ]
@@ -78,6 +80,12 @@ _KMS_KEY_ARN_RE = re.compile(
     r"(?P<kind>key|alias)/(?P<id>.+)$"
 )
 _STACK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+_ORG_ID_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
+_OU_PATH_RE = re.compile(
+    r"^o-[a-z0-9]{10,32}/r-[0-9a-z]{4,32}/(?:ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}/)*$"
+)
+# IAM's limit on a managed policy's name, less the "-<n>" of a split policy's further parts.
+POLICY_NAME_MAX_LENGTH = 128 - 3
 # How CDK writes an unresolved string token, such as cdk.Aws.ACCOUNT_ID.
 _TOKEN_MARK = "${Token["
 _PARTITION_BY_REGION_KIND = {
@@ -173,6 +181,40 @@ class ComputeAccount:
     """IAM roles, users or groups of this account to attach the s3-write policy to."""
 
 
+@dataclass(frozen=True)
+class OrganizationGrant:
+    """Forge roles in every account of an AWS organisation, or of some of its organisational
+    units, get the granted buckets, including accounts added later.
+
+    The bucket and key policies admit roles whose name starts with ``forge_role_prefix`` in
+    any account under ``ou_paths`` (``aws:PrincipalOrgPaths``; the root's path, such as
+    ``o-a1b2c3d4e5/r-ab12/``, is the whole organisation) of organisation ``org_id``
+    (``aws:PrincipalOrgID``). A service-managed CloudFormation StackSet puts the s3-write
+    policy into each of those accounts under a fixed name, with automatic deployment to
+    accounts that join. The StackSet is made in the stack of ``admin_env`` (the management
+    account or a delegated administrator of StackSets; by default ``compute_env``).
+    """
+
+    org_id: str
+    """The organisation's ID, such as ``o-a1b2c3d4e5``."""
+    ou_paths: Sequence[str]
+    """Organisational unit paths, such as ``o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/``: accounts
+    in the unit or any unit below it are admitted. The root's path admits the whole
+    organisation."""
+    regions: Sequence[str] = ()
+    """The region the StackSet deploys its stacks to (one: IAM is global, and each member
+    account holds the policy once); by default ``compute_env``'s region."""
+    forge_role_prefix: str = DEFAULT_FORGE_ROLE_PREFIX
+    """Roles of member accounts whose name starts with this are admitted."""
+    forge_role_path: str = DEFAULT_FORGE_ROLE_PATH
+    """The IAM path of the admitted roles: ``/`` (Batch Forge's) admits no role under a path."""
+    admin_env: Environment | None = None
+    """Where the StackSet is made: the organisation's management account, or a delegated
+    administrator of StackSets, and its region; None makes it in ``compute_env``'s stack."""
+    delegated_admin: bool = True
+    """Whether ``admin_env`` is a delegated administrator (False: the management account)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class AccessOptions:
     """Every option of ``CrossAccountBucketAccess``, typed, with its default.
@@ -222,6 +264,10 @@ class AccessOptions:
     nag_packs: Sequence[str] = ()
     """Rule packs to check the stacks with at synth: any of ``NAG_PACKS``. The app turns on
     those of ``tower:nagPacks``; a library user may instead add packs to the app."""
+    organization: OrganizationGrant | None = None
+    """Forge roles of an AWS organisation's accounts (or of some of its units) that get the
+    buckets too, their s3-write policy deployed by a StackSet; None grants listed accounts
+    only."""
 
 
 @dataclass(frozen=True)
@@ -285,6 +331,53 @@ class ComputeSettings:
 
 
 @dataclass(frozen=True)
+class OrganizationSettings:
+    """A validated organisation grant: who the policies admit, and where the StackSet that
+    carries the s3-write policy to the member accounts is made and deploys."""
+
+    partition: str
+    org_id: str
+    ou_paths: tuple[str, ...]
+    """Each path with its trailing slash."""
+    region: str
+    """The region of the StackSet's stacks in the member accounts."""
+    forge_role_prefix: str
+    forge_role_path: str
+    admin_account: str
+    admin_region: str
+    delegated_admin: bool
+    storage_account: str
+    """The storage account, whose own roles the organisation's statements leave out: its
+    principals get what its IAM policies give them, as without the grant."""
+
+    @property
+    def whole_organization(self) -> bool:
+        """Whether a root's path is among the paths: every account of the organisation."""
+        return any(path.count("/") == 2 for path in self.ou_paths)
+
+    @property
+    def org_path_patterns(self) -> tuple[str, ...]:
+        """``aws:PrincipalOrgPaths`` patterns of the accounts in each unit or below it."""
+        return tuple(f"{path}*" for path in self.ou_paths)
+
+    @property
+    def target_ids(self) -> tuple[str, ...]:
+        """The StackSet's deployment targets: each path's last unit (or root) ID."""
+        return tuple(path.rstrip("/").rsplit("/", 1)[1] for path in self.ou_paths)
+
+    @property
+    def prefix_pattern(self) -> str:
+        """``aws:PrincipalArn`` pattern of the admitted roles, in any account."""
+        role = f"role{self.forge_role_path}{self.forge_role_prefix}"
+        return f"arn:{self.partition}:iam::*:{role}*"
+
+    @property
+    def deeper_pattern(self) -> str:
+        """The roles the prefix pattern would also match under a deeper path: refused."""
+        return f"{self.prefix_pattern}/*"
+
+
+@dataclass(frozen=True)
 class AccessSettings:
     """Validated options: the compute accounts (the first one hosts Platform), the storage
     account B and its grants."""
@@ -301,6 +394,7 @@ class AccessSettings:
     noncurrent_versions_expire_days: int | None = DEFAULT_NONCURRENT_VERSIONS_EXPIRE_DAYS
     access_logs_expire_days: int | None = DEFAULT_ACCESS_LOGS_EXPIRE_DAYS
     nag_packs: tuple[str, ...] = ()
+    organization: OrganizationSettings | None = None
 
     @property
     def primary(self) -> ComputeSettings:
@@ -685,27 +779,152 @@ def _check_compute(
     return checked
 
 
+def _check_ou_paths(paths: object, org_id: str) -> tuple[str, ...]:
+    setting = "organization.ou_paths"
+    if isinstance(paths, (str, bytes)) or not isinstance(paths, Iterable) or not list(paths):
+        raise ConfigError(
+            setting,
+            paths,
+            f"a non-empty list of organisational unit paths, such as "
+            f"'{org_id}/r-ab12/ou-ab12-11111111/' (the root's path, '{org_id}/r-ab12/', for "
+            "the whole organisation)",
+        )
+    checked: list[str] = []
+    for index, path in enumerate(paths):
+        where = f"{setting}[{index}]"
+        normalised = path if not isinstance(path, str) or path.endswith("/") else f"{path}/"
+        if not isinstance(normalised, str) or not _OU_PATH_RE.match(normalised):
+            raise ConfigError(
+                where,
+                path,
+                "an organisational unit path as AWS Organizations writes it: "
+                "'<org id>/<root id>/<ou id>/.../', such as "
+                "'o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/'",
+            )
+        if not normalised.startswith(f"{org_id}/"):
+            raise ConfigError(where, path, f"a path in the organisation {org_id}")
+        covering = [other for other in checked if normalised.startswith(other)]
+        covered = [other for other in checked if other.startswith(normalised)]
+        if covering or covered:
+            raise ConfigError(
+                where,
+                path,
+                f"a path neither inside nor around another one ({(covering or covered)[0]}): "
+                "a unit's path admits every unit below it",
+            )
+        checked.append(normalised)
+    return tuple(checked)
+
+
+def _check_organization(
+    grant: object, partition: str, primary: ComputeSettings, storage_account: str
+) -> OrganizationSettings:
+    """Check the organisation grant; its regions default to the first compute account's."""
+    if not isinstance(grant, OrganizationGrant):
+        raise ConfigError("organization", grant, "an OrganizationGrant")
+    org_id = grant.org_id
+    if not isinstance(org_id, str) or not _ORG_ID_RE.match(org_id):
+        raise ConfigError(
+            "organization.org_id",
+            org_id,
+            "an AWS Organizations ID: 'o-' and 10 to 32 lowercase letters or digits",
+        )
+    paths = _check_ou_paths(grant.ou_paths, org_id)
+    regions = grant.regions
+    if isinstance(regions, (str, bytes)) or not isinstance(regions, Iterable):
+        raise ConfigError("organization.regions", regions, "a list of one region code")
+    regions = list(regions) or [primary.region]
+    if len(regions) != 1:
+        raise ConfigError(
+            "organization.regions",
+            list(regions),
+            "one region: IAM policies are global, so the StackSet makes them once per account "
+            "(a second region would make the same named policies again and fail)",
+        )
+    region = regions[0]
+    if partition_of_region(region, "organization.regions[0]") != partition:
+        raise ConfigError(
+            "organization.regions[0]", region, f"a region in the partition {partition}"
+        )
+    prefix = _check_role_prefix(grant.forge_role_prefix, "organization.forge_role_prefix")
+    if prefix is None:
+        raise ConfigError(
+            "organization.forge_role_prefix",
+            None,
+            f"the prefix of the member accounts' Forge roles, such as "
+            f"'{DEFAULT_FORGE_ROLE_PREFIX}'",
+        )
+    path = _check_role_path(grant.forge_role_path, "organization.forge_role_path")
+    admin = grant.admin_env
+    admin_account, admin_region = primary.account, primary.region
+    if admin is not None:
+        admin_account = check_account(
+            _environment_value(admin, "account", "organization.admin_env"),
+            "organization.admin_env.account",
+        )
+        admin_region = str(_environment_value(admin, "region", "organization.admin_env"))
+        if partition_of_region(admin_region, "organization.admin_env.region") != partition:
+            raise ConfigError(
+                "organization.admin_env.region",
+                admin_region,
+                f"a region in the partition {partition}",
+            )
+    if not isinstance(grant.delegated_admin, bool):
+        raise ConfigError("organization.delegated_admin", grant.delegated_admin, "True or False")
+    return OrganizationSettings(
+        partition=partition,
+        org_id=org_id,
+        ou_paths=paths,
+        region=str(region),
+        forge_role_prefix=prefix,
+        forge_role_path=path,
+        admin_account=admin_account,
+        admin_region=admin_region,
+        delegated_admin=grant.delegated_admin,
+        storage_account=storage_account,
+    )
+
+
+def check_policy_name(name: str, setting: str) -> str:
+    """Return ``name`` if IAM accepts it as a managed policy's name (with room for ``-<n>``)."""
+    if not re.fullmatch(r"[A-Za-z0-9+=,.@_-]+", name) or len(name) > POLICY_NAME_MAX_LENGTH:
+        raise ConfigError(
+            setting,
+            name,
+            f"an IAM policy name: letters, digits and +=,.@_-, at most "
+            f"{POLICY_NAME_MAX_LENGTH} characters",
+        )
+    return name
+
+
 def credentials_role_name(platform: PlatformComputeEnvironment) -> str:
     """The name of the role the construct makes for Platform's credentials."""
     return platform.credentials_role_name or f"{CREDENTIALS_ROLE_PREFIX}{platform.name}"[:64]
 
 
 def _with_credentials_role(
-    platform: PlatformComputeEnvironment, partition: str, compute: ComputeSettings
+    platform: PlatformComputeEnvironment,
+    partition: str,
+    compute: ComputeSettings,
+    organization: OrganizationSettings | None,
 ) -> ComputeSettings:
     """Check the role the construct makes for Platform's credentials (if it makes one) against
-    the first compute account, and admit it there when Data Explorer reads with it."""
+    the first compute account (and the organisation's Forge prefix), and admit it there when
+    Data Explorer reads with it."""
     if platform.credentials_id is not None:
         return compute
     name = credentials_role_name(platform)
-    prefix = compute.forge_role_prefix
-    if prefix is not None and compute.forge_role_path == "/" and name.startswith(prefix):
-        raise ConfigError(
-            "platform.credentials_role_name",
-            name,
-            f"a role name that does not start with the Forge prefix '{prefix}', which the "
-            "bucket policies admit as Forge roles",
-        )
+    forge = [(compute.forge_role_prefix, compute.forge_role_path)]
+    if organization is not None:
+        forge.append((organization.forge_role_prefix, organization.forge_role_path))
+    for prefix, path in forge:
+        if prefix is not None and path == "/" and name.startswith(prefix):
+            raise ConfigError(
+                "platform.credentials_role_name",
+                name,
+                f"a role name that does not start with the Forge prefix '{prefix}', which the "
+                "bucket policies admit as Forge roles",
+            )
     principal_partition = platform.platform_principal_arn.split(":")[1]
     if principal_partition != partition:
         raise ConfigError(
@@ -720,7 +939,7 @@ def _with_credentials_role(
     return dataclasses.replace(compute, credentials_role_arn=arn)
 
 
-def _check_stack_name(name: object, setting: str) -> None:
+def check_stack_name(name: object, setting: str) -> None:
     if name is None:
         return
     if (
@@ -794,12 +1013,17 @@ def validate(options: AccessOptions) -> AccessSettings:
             f"{MAX_MANAGED_POLICIES_QUOTA} (IAM's default is {DEFAULT_MAX_MANAGED_POLICIES})",
         )
     logs = options.access_logs_bucket
-    _check_stack_name(options.compute_stack_name, "compute_stack_name")
-    _check_stack_name(options.storage_stack_name, "storage_stack_name")
+    check_stack_name(options.compute_stack_name, "compute_stack_name")
+    check_stack_name(options.storage_stack_name, "storage_stack_name")
+    organization = (
+        None
+        if options.organization is None
+        else _check_organization(options.organization, partition, computes[0], storage)
+    )
     platform = None if options.platform is None else validate_platform(options.platform)
     if platform is not None:
         check_log_key(platform.log_key_arn, partition, computes[0])
-        computes[0] = _with_credentials_role(platform, partition, computes[0])
+        computes[0] = _with_credentials_role(platform, partition, computes[0], organization)
     return AccessSettings(
         partition=partition,
         storage_account=storage,
@@ -813,4 +1037,5 @@ def validate(options: AccessOptions) -> AccessSettings:
         noncurrent_versions_expire_days=options.noncurrent_versions_expire_days,
         access_logs_expire_days=options.access_logs_expire_days,
         nag_packs=packs,
+        organization=organization,
     )

@@ -1,10 +1,10 @@
 """Reading the app's options from CDK context (cdk.json and ``cdk synth -c``).
 
 The ``tower:*`` keys are derived from the fields of ``AccessOptions`` (and, inside them, of
-``BucketGrant``, ``ComputeAccount`` and ``PlatformComputeEnvironment``): a snake_case field
-is the camelCase key, and an Environment field ``x_env`` is the two keys ``xAccount`` and
-``xRegion``. A new option is therefore read from cdk.json with no change here, and an error
-names the key the user typed.
+``BucketGrant``, ``ComputeAccount``, ``OrganizationGrant`` and ``PlatformComputeEnvironment``):
+a snake_case field is the camelCase key, and an Environment field ``x_env`` is the two keys
+``xAccount`` and ``xRegion``. A new option is therefore read from cdk.json with no change
+here, and an error names the key the user typed.
 """
 
 from __future__ import annotations
@@ -101,6 +101,31 @@ def _required(cls: type) -> list[dataclasses.Field[Any]]:
     ]
 
 
+def _field_keys(cls: type) -> dict[str, str]:
+    """Each context key of a dataclass, mapped to its field (``<field>.account`` and
+    ``<field>.region`` for an Environment, whose field ``x_env`` is ``xAccount``, ``xRegion``)."""
+    keys: dict[str, str] = {}
+    for field in dataclasses.fields(cls):
+        hint = _hints(cls)[field.name]
+        if _holds_constructs(hint):
+            continue
+        if _is_environment(hint) or _is_environment(_optional_of(hint)):
+            stem = camel(field.name.removesuffix(_ENV_SUFFIX))
+            for part in _ENV_PARTS:
+                keys[stem + part.title()] = f"{field.name}.{part}"
+        else:
+            keys[camel(field.name)] = field.name
+    return keys
+
+
+def _optional_of(hint: object) -> object:
+    """``X`` of ``X | None``, else None."""
+    if get_origin(hint) in (Union, types.UnionType):
+        kinds = [arg for arg in get_args(hint) if arg is not type(None)]
+        return kinds[0] if len(kinds) == 1 else None
+    return None
+
+
 def _dataclass_from(raw: object, cls: type, setting: str) -> object:
     """A dataclass from a context object whose keys are its fields in camelCase; a type with
     one required field may be given as just that field's value (a bucket by its name).
@@ -111,11 +136,7 @@ def _dataclass_from(raw: object, cls: type, setting: str) -> object:
     required = _required(cls)
     if isinstance(raw, str) and len(required) == 1:
         return cls(**{required[0].name: raw})
-    keys = {
-        camel(field.name): field
-        for field in dataclasses.fields(cls)
-        if not _holds_constructs(_hints(cls)[field.name])
-    }
+    keys = _field_keys(cls)
     if not isinstance(raw, Mapping):
         example = ", ".join(f'"{camel(field.name)}": ...' for field in required)
         raise ConfigError(setting, raw, f"an object such as {{{example}}}")
@@ -126,12 +147,28 @@ def _dataclass_from(raw: object, cls: type, setting: str) -> object:
     if missing:
         needed = ", ".join(camel(field.name) for field in required)
         raise ConfigError(f"{setting}.{missing[0]}", None, f"the keys {needed}")
-    return cls(
-        **{
-            keys[key].name: _value(value, _hints(cls)[keys[key].name], f"{setting}.{key}")
-            for key, value in raw.items()
-        }
-    )
+    arguments: dict[str, Any] = {}
+    environments: dict[str, dict[str, Any]] = {}
+    for key, value in raw.items():
+        name, _, part = keys[key].partition(".")
+        if part:
+            environments.setdefault(name, {})[part] = value
+        else:
+            arguments[name] = _value(value, _hints(cls)[name], f"{setting}.{key}")
+    for name, parts in environments.items():
+        stem = camel(name.removesuffix(_ENV_SUFFIX))
+        for part in _ENV_PARTS:
+            if parts.get(part) is None:
+                key = f"{setting}.{stem}{part.title()}"
+                raise ConfigError(key, None, f"a value beside {setting}.{stem}{_other(part)}")
+        arguments[name] = AccountRegion(**parts)
+    return cls(**arguments)
+
+
+def _other(part: str) -> str:
+    """``Region`` for ``account``, ``Account`` for ``region``."""
+    (other,) = [p for p in _ENV_PARTS if p != part]
+    return other.title()
 
 
 def _value(raw: object, hint: Any, setting: str) -> object:

@@ -18,6 +18,7 @@ from constructs_lib.config import (
     ComputeAccount,
     ConfigError,
     Environment,
+    OrganizationGrant,
 )
 from constructs_lib.defaults import (
     COMPUTE_STACK_SUFFIX,
@@ -30,6 +31,7 @@ from constructs_lib.defaults import (
     STORAGE_STACK_SUFFIX,
 )
 from constructs_lib.nag import add_packs
+from constructs_lib.organization_stack import OrganizationStack, OrganizationStackSet
 from constructs_lib.plan import AccessPlan, plan_access
 from constructs_lib.seqera.resource import PlatformComputeEnvironmentResource
 from constructs_lib.seqera.settings import PlatformComputeEnvironment
@@ -63,7 +65,9 @@ class CrossAccountBucketAccess(Construct):
     Makes ``compute_stack`` (deploy to ``compute_env``: the s3-write managed policies and the
     optional Platform custom resource), one more compute stack per ``compute_accounts`` entry,
     and ``storage_stack`` (deploy to ``storage_env``: bucket policies, created buckets and
-    keys), spread over ``storage_stacks`` when CloudFormation's quotas require. The keyword
+    keys), spread over ``storage_stacks`` when CloudFormation's quotas require. An
+    ``organization`` grant adds a StackSet (``organization``) in the compute stack of its
+    administrator account, or in ``organization_stack`` when that is no compute account. The keyword
     arguments are the fields of ``AccessOptions``, where each is documented. Every option is
     validated, and every document computed (``plan``), before any construct is made; a bad
     option raises ConfigError. Use it in an ``App`` or a ``Stage``: the rule packs of
@@ -93,6 +97,7 @@ class CrossAccountBucketAccess(Construct):
         noncurrent_versions_expire_days: int | None = DEFAULT_NONCURRENT_VERSIONS_EXPIRE_DAYS,
         access_logs_expire_days: int | None = DEFAULT_ACCESS_LOGS_EXPIRE_DAYS,
         nag_packs: Sequence[str] = (),
+        organization: OrganizationGrant | None = None,
     ) -> None:
         self.options = AccessOptions(
             compute_env=compute_env,
@@ -113,6 +118,7 @@ class CrossAccountBucketAccess(Construct):
             noncurrent_versions_expire_days=noncurrent_versions_expire_days,
             access_logs_expire_days=access_logs_expire_days,
             nag_packs=nag_packs,
+            organization=organization,
         )
         self.plan: AccessPlan = plan_access(self.options, construct_id)
         self.settings = self.plan.settings
@@ -145,6 +151,20 @@ class CrossAccountBucketAccess(Construct):
             )
             for compute in self.plan.computes
         )
+        self.organization_stack: OrganizationStack | None = None
+        organization_plan = self.plan.organization
+        if organization_plan is not None and organization_plan.host is None:
+            admin = organization_plan.organization
+            self.organization_stack = OrganizationStack(
+                self,
+                "Organization",
+                plan=self.plan,
+                organization=organization_plan,
+                env=cdk.Environment(account=admin.admin_account, region=admin.admin_region),
+                stack_name=organization_plan.stack_name,
+                description="StackSet of the s3-write policy for Seqera Platform Forge roles "
+                f"of organisation {admin.org_id}",
+            )
         add_packs(self, self.settings.nag_packs)
 
     @classmethod
@@ -178,6 +198,16 @@ class CrossAccountBucketAccess(Construct):
     def platform_compute_env(self) -> PlatformComputeEnvironmentResource | None:
         """The Platform compute environment resource, when ``platform`` is given."""
         return self.compute_stack.platform_compute_env
+
+    @property
+    def organization(self) -> OrganizationStackSet | None:
+        """The StackSet that carries the s3-write policy to the organisation's member
+        accounts, when ``organization`` is given."""
+        if self.organization_stack is not None:
+            return self.organization_stack.stack_set
+        return next(
+            (stack.organization for stack in self.compute_stacks if stack.organization), None
+        )
 
     def attach_s3_write(self, grantee: Grantee) -> None:
         """Attach every part of the s3-write policy to a role, user or group.

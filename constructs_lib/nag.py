@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import cdk_nag
@@ -26,6 +28,48 @@ SERVERLESS = "Serverless"
 CONTROL_TOWER = "ControlTower"
 # The packs for regulated data, which share most rule names.
 REGULATED = (HIPAA, NIST, PCI)
+
+
+STACK_SET_TEMPLATES = "*.stackset.template.json"
+
+
+@jsii.implements(cdk.IPolicyValidationContext)
+class WithStackSetTemplates:
+    """A validation context whose templates include the StackSet templates synthesized beside
+    the stacks' (``cdk-stacksets`` writes them into the assembly as files, not stacks, so
+    aws-cdk-lib hands a plugin only the stacks'). Their findings map to constructs as a
+    stack's do: by the template's file name and the resource's logical id."""
+
+    def __init__(self, context: cdk.IPolicyValidationContext) -> None:
+        self._context = context
+        folders = dict.fromkeys(Path(path).parent for path in context.template_paths)
+        found = [str(p) for folder in folders for p in sorted(folder.glob(STACK_SET_TEMPLATES))]
+        self._paths = [*context.template_paths, *found]
+
+    @property
+    def template_paths(self) -> list[str]:
+        """The stacks' templates, then the StackSet templates beside them."""
+        return self._paths
+
+    @property
+    def stack_templates(self) -> list[Any]:
+        """The stacks' templates with where they deploy, as aws-cdk-lib gives them."""
+        return list(self._context.stack_templates)
+
+    @property
+    def app_construct(self) -> Any:
+        """The validated app or stage."""
+        return self._context.app_construct
+
+    @property
+    def account_id(self) -> str | None:
+        """The account every stack deploys to, if they share one."""
+        return self._context.account_id
+
+    @property
+    def region(self) -> str | None:
+        """The region every stack deploys to, if they share one."""
+        return self._context.region
 
 
 @jsii.implements(cdk.IPolicyValidationPlugin)
@@ -58,9 +102,10 @@ class ControlTowerRules:
         return self._guard.rule_ids
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
-        """The cfn-guard report of the stage's templates, its findings marked as errors."""
+        """The cfn-guard report of the stage's templates (StackSet templates too), its
+        findings marked as errors."""
         try:
-            report = self._guard.validate(context)
+            report = self._guard.validate(WithStackSetTemplates(context))
             violations = [
                 cdk.PolicyViolation(
                     rule_name=violation.rule_name,
@@ -383,3 +428,19 @@ CREDENTIALS_WILDCARD_REASONS = {
         "resource is that bucket, while this account owns it (s3:ResourceAccount)."
     ),
 }
+
+
+def acknowledge_wildcards(policy: IConstruct, document: dict[str, Any]) -> None:
+    """Acknowledge IAM5 on an s3-write managed policy for each object pattern and created-key
+    pattern of its ``document``, one by one."""
+    findings: list[tuple[str, str]] = []
+    for statement in document["Statement"]:
+        resources = statement["Resource"]
+        for resource in resources if isinstance(resources, list) else [resources]:
+            if resource.endswith("/*") and ":s3:::" in resource:
+                findings.append(
+                    (f"AwsSolutions-IAM5[Resource::{resource}]", OBJECT_WILDCARD_REASON)
+                )
+            elif resource.endswith(":key/*"):
+                findings.append((f"AwsSolutions-IAM5[Resource::{resource}]", KEY_WILDCARD_REASON))
+    acknowledge_all(policy, findings)

@@ -19,7 +19,10 @@ from constructs_lib.config import (
     AccessOptions,
     AccessSettings,
     ComputeSettings,
+    OrganizationSettings,
     ValidGrant,
+    check_policy_name,
+    check_stack_name,
     credentials_role_name,
     validate,
 )
@@ -33,6 +36,9 @@ from constructs_lib.policies import Document, Statement
 from constructs_lib.seqera.settings import PlatformComputeEnvironment, compute_env_request
 
 S3_WRITE_POLICY = "S3WritePolicy"
+# The s3-write policy's name in the organisation's member accounts: "<construct id>-S3Write".
+ORGANIZATION_POLICY_SUFFIX = "-S3Write"
+ORGANIZATION_STACK_SUFFIX = "-Organization"
 KEY_POLICY_STATEMENT = "KeyPolicyStatement"
 # CloudFormation's quotas per stack, less what every storage stack may hold besides grants
 # (CDK metadata, the access-log bucket and its policy).
@@ -119,6 +125,30 @@ class PlatformPlan:
 
 
 @dataclass(frozen=True)
+class OrganizationPlan:
+    """The organisation's half of the compute side: the s3-write policy every member account
+    under the units gets from a StackSet, under fixed names, and where the StackSet is made.
+
+    ``host`` is the construct id of the compute stack that holds the StackSet (its admin
+    account is a compute account's), or None for a stack of its own, ``stack_name``.
+    """
+
+    organization: OrganizationSettings
+    s3_write: tuple[Document, ...]
+    policy_names: tuple[str, ...]
+    """Each managed policy's name in the member accounts: ``<construct id>-S3Write``, then
+    ``-S3Write-2``, ...; the same in every account, so that it can be attached by name."""
+    stack_set_name: str
+    host: str | None
+    stack_name: str
+
+    def policy_arns(self, account: str) -> tuple[str, ...]:
+        """The ARNs of the s3-write policy's managed policies in member account ``account``."""
+        partition = self.organization.partition
+        return tuple(f"arn:{partition}:iam::{account}:policy/{n}" for n in self.policy_names)
+
+
+@dataclass(frozen=True)
 class AccessPlan:
     """Everything one construct deploys, as plain documents and a stack layout."""
 
@@ -131,6 +161,7 @@ class AccessPlan:
     """The key-policy statements for the key of each KMS-encrypted bucket, by bucket name: a
     created key's own, or those its administrator is asked to add to an existing key."""
     platform: PlatformPlan | None
+    organization: OrganizationPlan | None = None
 
     def compute(self, account: str) -> ComputePlan:
         """The plan of compute account ``account``."""
@@ -325,6 +356,46 @@ def _credentials(
     )
 
 
+def _organization(
+    settings: AccessSettings,
+    computes: list[ComputePlan],
+    construct_id: str,
+    compute_base: str,
+) -> OrganizationPlan | None:
+    """The s3-write policy of the member accounts (the grants, without a work bucket: each
+    member has its own), split as a compute account's is, and where its StackSet is made."""
+    organization = settings.organization
+    if organization is None:
+        return None
+    member = ComputeSettings(
+        partition=settings.partition,
+        account=organization.admin_account,
+        region=organization.region,
+        forge_role_prefix=organization.forge_role_prefix,
+        forge_role_path=organization.forge_role_path,
+    )
+    s3_write = _split_s3_write(settings, member)
+    base = check_policy_name(f"{construct_id}{ORGANIZATION_POLICY_SUFFIX}", "construct_id")
+    check_stack_name(base, "construct_id")
+    host = next(
+        (
+            plan.construct_id
+            for plan in computes
+            if (plan.compute.account, plan.compute.region)
+            == (organization.admin_account, organization.admin_region)
+        ),
+        None,
+    )
+    return OrganizationPlan(
+        organization=organization,
+        s3_write=s3_write,
+        policy_names=tuple(numbered(base, index) for index in range(len(s3_write))),
+        stack_set_name=base,
+        host=host,
+        stack_name=f"{compute_base.removesuffix(COMPUTE_STACK_SUFFIX)}{ORGANIZATION_STACK_SUFFIX}",
+    )
+
+
 def plan_access(options: AccessOptions, construct_id: str) -> AccessPlan:
     """Validate ``options`` and compute everything the construct ``construct_id`` deploys.
 
@@ -375,4 +446,5 @@ def plan_access(options: AccessOptions, construct_id: str) -> AccessPlan:
         bucket_policies=bucket_policies,
         key_statements=key_statements,
         platform=_platform(settings),
+        organization=_organization(settings, computes, construct_id, compute_base),
     )

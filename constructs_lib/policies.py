@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.config import AccessSettings, ValidGrant
+from constructs_lib.config import AccessSettings, OrganizationSettings, ValidGrant
 
 Statement = dict[str, Any]
 Document = dict[str, Any]
@@ -40,8 +40,22 @@ CONSTRUCT_BUCKET_POLICY_SIDS = (
     "DenyOtherKeys",
     "DenyCustomerKeys",
     "DenyInsecureTransport",
+    "OrgForgeBucket",
+    "OrgForgeList",
+    "OrgForgeLocation",
+    "OrgForgeObjects",
+    "OrgDenyOtherEncryption",
+    "OrgDenyOtherKeys",
+    "OrgDenyCustomerKeys",
 )
 PRINCIPAL_ARN = "aws:PrincipalArn"
+PRINCIPAL_ACCOUNT = "aws:PrincipalAccount"
+PRINCIPAL_ORG_ID = "aws:PrincipalOrgID"
+PRINCIPAL_ORG_PATHS = "aws:PrincipalOrgPaths"
+# The organisation's statements name every principal and narrow it by these conditions.
+EVERY_PRINCIPAL = {"AWS": "*"}
+# Prefixes the organisation's statements' Sids carry.
+ORG_SID_PREFIX = "Org"
 # The account that owns the bucket a request names: S3 sets it on every request.
 RESOURCE_ACCOUNT = "s3:ResourceAccount"
 # What a write asks of encryption: the kind, the KMS key, and a key of the caller's (SSE-C).
@@ -348,6 +362,61 @@ def principal_condition(settings: AccessSettings) -> dict[str, Any]:
     return condition
 
 
+def merged(*conditions: dict[str, Any]) -> dict[str, Any]:
+    """One condition that holds when all ``conditions`` do: tests under the same operator
+    are gathered in one block (its keys must all hold)."""
+    result: dict[str, Any] = {}
+    for condition in conditions:
+        for operator, tests in condition.items():
+            overlap = set(result.get(operator, {})) & set(tests)
+            assert not overlap, f"two tests of {sorted(overlap)} under {operator}"
+            result[operator] = {**result.get(operator, {}), **tests}
+    return result
+
+
+def organization_condition(organization: OrganizationSettings) -> dict[str, Any]:
+    """The condition that narrows every principal to the organisation's Forge roles: a role
+    whose name starts with the Forge prefix (at the Forge path, no deeper), of an account of
+    the organisation in one of the units (or below), other than the storage account.
+
+    ``aws:PrincipalOrgID`` is a fixed value, which keeps the policy non-public under S3 Block
+    Public Access; ``aws:PrincipalOrgPaths`` narrows it to the units (left out when a root's
+    path grants the whole organisation). The storage account's own roles are left out: a
+    bucket policy alone would give them access without any IAM policy of theirs.
+    """
+    condition: dict[str, Any] = {
+        "StringEquals": {PRINCIPAL_ORG_ID: organization.org_id},
+        "StringNotEquals": {PRINCIPAL_ACCOUNT: organization.storage_account},
+        "ArnLike": {PRINCIPAL_ARN: organization.prefix_pattern},
+        "ArnNotLike": {PRINCIPAL_ARN: organization.deeper_pattern},
+    }
+    if not organization.whole_organization:
+        condition["ForAnyValue:StringLike"] = {
+            PRINCIPAL_ORG_PATHS: one_or_many(list(organization.org_path_patterns))
+        }
+    return condition
+
+
+def _for_organization(
+    statements: list[Statement], organization: OrganizationSettings
+) -> list[Statement]:
+    """The statements again for the organisation's Forge roles: every principal, narrowed by
+    ``organization_condition``, under Sids starting with ``Org``."""
+    return [
+        {
+            "Sid": f"{ORG_SID_PREFIX}{statement['Sid']}",
+            "Effect": statement["Effect"],
+            "Principal": EVERY_PRINCIPAL,
+            "Action": statement["Action"],
+            "Resource": statement["Resource"],
+            "Condition": merged(
+                statement.get("Condition", {}), organization_condition(organization)
+            ),
+        }
+        for statement in statements
+    ]
+
+
 def account_principal(settings: AccessSettings) -> dict[str, str | list[str]]:
     """The fixed principals of the compute accounts: never public, never past them."""
     return {"AWS": one_or_many(list(settings.account_principals))}
@@ -373,19 +442,23 @@ def bucket_policy_document(settings: AccessSettings, grant: ValidGrant) -> Docum
     narrows it to the Forge roles, which need not exist yet. Statements kept from the bucket's
     existing policy follow, except the construct's own (by Sid) from an earlier deploy.
     """
-    statements: list[Statement] = []
-    for statement in _grant_statements(
+    grants = _grant_statements(
         settings.partition, grant.name, grant.prefixes, grant.read_only, "Forge"
-    ):
-        condition = {**statement.get("Condition", {}), **principal_condition(settings)}
-        statements.append(
-            {
-                **statement,
-                "Principal": account_principal(settings),
-                "Condition": condition,
-            }
-        )
-    statements += _encryption_denies(settings, grant)
+    )
+    statements = [
+        {
+            **statement,
+            "Principal": account_principal(settings),
+            "Condition": merged(statement.get("Condition", {}), principal_condition(settings)),
+        }
+        for statement in grants
+    ]
+    denies = _encryption_denies(settings, grant)
+    statements += denies
+    organization = settings.organization
+    if organization is not None:
+        statements += _for_organization(grants, organization)
+        statements += _for_organization(denies, organization)
     statements.append(deny_insecure_transport(bucket_arn(settings.partition, grant.name)))
     statements += [
         kept
@@ -451,22 +524,20 @@ def key_policy_statements(
     needs none), in the shape the AWS Control Tower control CT.KMS.PR.3 checks for."""
     region = key_region(settings, grants[0])
     via_s3 = {"kms:ViaService": s3_service_principal(settings.partition, region)}
-    statements: list[Statement] = []
+    uses: list[Statement] = []
     for read_only, sid in (
         (False, "ForgeRolesUseKeyThroughS3"),
         (True, "ForgeRolesDecryptThroughS3"),
     ):
         buckets = [grant.name for grant in grants if grant.read_only == read_only]
         if buckets:
-            statements.append(
+            uses.append(
                 {
                     "Sid": sid,
                     "Effect": "Allow",
-                    "Principal": account_principal(settings),
                     "Action": one_or_many(kms_actions(read_only)),
                     "Resource": "*",
                     "Condition": {
-                        **principal_condition(settings),
                         "StringEquals": via_s3,
                         "StringLike": {
                             S3_ENCRYPTION_CONTEXT: encryption_context(settings.partition, buckets)
@@ -474,6 +545,19 @@ def key_policy_statements(
                     },
                 }
             )
+    statements: list[Statement] = [
+        {
+            "Sid": use["Sid"],
+            "Effect": "Allow",
+            "Principal": account_principal(settings),
+            "Action": use["Action"],
+            "Resource": "*",
+            "Condition": merged(principal_condition(settings), use["Condition"]),
+        }
+        for use in uses
+    ]
+    if settings.organization is not None:
+        statements += _for_organization(uses, settings.organization)
     if created:
         statements.append(deny_grants_outside_aws())
     return statements

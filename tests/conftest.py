@@ -19,6 +19,7 @@ from constructs_lib import (
     AccessOptions,
     BucketGrant,
     CrossAccountBucketAccess,
+    OrganizationGrant,
     PlatformComputeEnvironment,
 )
 from constructs_lib.config import NAG_PACKS, AccessSettings, validate
@@ -37,6 +38,13 @@ EXISTING_KEY_ARN = (
     f"arn:aws:kms:{REGION}:{STORAGE_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 )
 HEAD_JOB_ROLE_ARN = f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/nextflow-head-job"
+# An AWS organisation: its root, a unit granted (with a unit below it) and a unit that is not.
+ORG_ID = "o-a1b2c3d4e5"
+ORG_ROOT = f"{ORG_ID}/r-ab12/"
+GRANTED_OU = f"{ORG_ROOT}ou-ab12-11111111/"
+NESTED_OU = f"{GRANTED_OU}ou-ab12-22222222/"
+OTHER_OU = f"{ORG_ROOT}ou-ab12-33333333/"
+ORGANIZATION = OrganizationGrant(org_id=ORG_ID, ou_paths=(GRANTED_OU,))
 
 MAXIMAL_GRANTS = (
     BucketGrant("whole-bucket-b"),

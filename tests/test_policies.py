@@ -19,6 +19,7 @@ from constructs_lib.policies import (
 from tests.conftest import (
     COMPUTE_ACCOUNT,
     EXISTING_KEY_ARN,
+    ORGANIZATION,
     REGION,
     STORAGE_ACCOUNT,
     plan_for,
@@ -386,8 +387,12 @@ def test_an_existing_statement_the_construct_already_writes_is_not_repeated() ->
 
 
 def test_construct_bucket_policy_sids_are_the_reserved_ones() -> None:
-    settings, grant = _single(BucketGrant("data-b", prefixes=("runs",)))
-    whole = bucket_policy_document(*_single(BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN)))
+    prefixed = settings_for(BucketGrant("data-b", prefixes=("runs",)), organization=ORGANIZATION)
+    settings, grant = prefixed, prefixed.grants[0]
+    keyed = settings_for(
+        BucketGrant("data-b", kms_key_arn=EXISTING_KEY_ARN), organization=ORGANIZATION
+    )
+    whole = bucket_policy_document(keyed, keyed.grants[0])
     sids = {
         s["Sid"] for s in bucket_policy_document(settings, grant)["Statement"] + whole["Statement"]
     }
