@@ -151,6 +151,28 @@ def stacks(outdir: Path, partition: str) -> list[Stack]:
     ]
 
 
+def stack_set_templates(outdir: Path) -> list[Path]:
+    """The StackSet templates of the cloud assembly (files beside the stacks' templates, each
+    published as an asset of the stack that holds its StackSet)."""
+    return sorted(outdir.glob("*.stackset.template.json"))
+
+
+def stack_set_policies(
+    template_file: Path, account: str, region: str, partition: str
+) -> dict[str, Document]:
+    """The managed policies a StackSet template makes in member account ``account``, by their
+    fixed name (``ManagedPolicyName``)."""
+    stack = Stack(
+        template_file.name, account, region, partition, json.loads(template_file.read_text())
+    )
+    return {
+        str(stack.resolve(policy["Properties"]["ManagedPolicyName"])): stack.resolve(
+            policy["Properties"]["PolicyDocument"]
+        )
+        for policy in stack.resources("AWS::IAM::ManagedPolicy").values()
+    }
+
+
 def in_account(found: list[Stack], account: str) -> list[Stack]:
     """The stacks that deploy to ``account``."""
     return [stack for stack in found if stack.account == account]

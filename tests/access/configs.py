@@ -1,5 +1,6 @@
-"""The apps the access tests synthesize: the example of cdk.json, a maximal one, and one with
-three compute accounts and enough buckets to split the s3-write policy and the storage stack.
+"""The apps the access tests synthesize: the example of cdk.json, a maximal one, one with
+three compute accounts and enough buckets to split the s3-write policy and the storage stack,
+and two with an organisation grant (some units; the whole organisation).
 
 All are built the way ``cdk synth`` builds them, by ``app.build_app`` from context. The
 settings are also read from the context alone (no CDK), so that tests can be parametrized with
@@ -20,7 +21,15 @@ from constructs_lib.config import AccessSettings, ValidGrant
 from constructs_lib.context import options_from_context
 from constructs_lib.plan import AccessPlan, plan_access, storage_layout
 from tests.access.matrix import Cell, cells
-from tests.conftest import EXISTING_KEY_ARN, HEAD_JOB_ROLE_ARN, REGION, example_context
+from tests.conftest import (
+    EXISTING_KEY_ARN,
+    GRANTED_OU,
+    HEAD_JOB_ROLE_ARN,
+    ORG_ID,
+    ORG_ROOT,
+    REGION,
+    example_context,
+)
 
 # Every kind of grant once: existing and created buckets, existing and created keys, nested
 # prefixes, read-only with and without prefixes.
@@ -122,6 +131,47 @@ def several_accounts_context() -> dict[str, Any]:
     }
 
 
+# An organisation grant beside the listed compute account: a granted unit (its member
+# accounts below it too), and every kind of key: an existing one, a created one, none.
+ORGANIZATION_GRANTS = (
+    BucketGrant("org-data-b", kms_key_arn=EXISTING_KEY_ARN),
+    BucketGrant("org-results-b", prefixes=("runs",), create=True, create_kms_key=True),
+    BucketGrant("org-references-b", read_only=True),
+)
+# The StackSet made in an administrator account of its own (no compute account).
+ADMIN_ACCOUNT = "888888888888"
+
+
+def organization_context() -> dict[str, Any]:
+    """cdk.json's context with the grants above for the compute account and the Forge roles
+    of the granted unit's accounts, the StackSet in the compute account's stack."""
+    return {
+        **example_context(),
+        "tower:buckets": [grant_context(grant) for grant in ORGANIZATION_GRANTS],
+        "tower:platform": False,
+        "tower:nagPacks": PACKS_OF_THE_ACCESS_APPS,
+        "tower:organization": {"orgId": ORG_ID, "ouPaths": [GRANTED_OU]},
+    }
+
+
+def whole_organization_context() -> dict[str, Any]:
+    """One bucket for the compute account and every account of the organisation (its root's
+    path), the StackSet made in an administrator account of its own."""
+    return {
+        **example_context(),
+        "tower:buckets": [grant_context(ORGANIZATION_GRANTS[0])],
+        "tower:platform": False,
+        "tower:nagPacks": PACKS_OF_THE_ACCESS_APPS,
+        "tower:organization": {
+            "orgId": ORG_ID,
+            "ouPaths": [ORG_ROOT],
+            "adminAccount": ADMIN_ACCOUNT,
+            "adminRegion": "us-east-1",
+            "delegatedAdmin": False,
+        },
+    }
+
+
 def _kind(grant: ValidGrant) -> tuple[bool, bool, bool, bool]:
     return (grant.create, bool(grant.prefixes), grant.read_only, grant.kms_key_arn is not None)
 
@@ -191,4 +241,6 @@ class Config:
 EXAMPLE = Config("example", example_context())
 MAXIMAL = Config("maximal", maximal_context())
 SEVERAL_ACCOUNTS = Config("several-accounts", several_accounts_context(), sample_buckets)
-CONFIGS = (EXAMPLE, MAXIMAL, SEVERAL_ACCOUNTS)
+ORGANIZATION = Config("organization", organization_context())
+WHOLE_ORGANIZATION = Config("whole-organization", whole_organization_context())
+CONFIGS = (EXAMPLE, MAXIMAL, SEVERAL_ACCOUNTS, ORGANIZATION, WHOLE_ORGANIZATION)

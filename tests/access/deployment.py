@@ -27,7 +27,14 @@ from tests.access.matrix import (
     expected,
     target_account,
 )
-from tests.access.principals import BROAD, BROAD_POLICY, S3_WRITE, Principal
+from tests.access.principals import (
+    BROAD,
+    BROAD_POLICY,
+    ORGANIZATION_PATHS,
+    S3_WRITE,
+    Principal,
+    member_compute,
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,8 @@ class Deployment:
 
     The storage account's policies are those of all its stacks (the grants may be spread over
     several). Each compute account's s3-write policy is every managed policy of its stack (IAM's
-    size limit may split it): a principal holding ``S3_WRITE`` carries every part of its own
+    size limit may split it), a member account's of the organisation grant every managed policy
+    of the StackSet template: a principal holding ``S3_WRITE`` carries every part of its own
     account's policy, one holding ``part_of(name)`` only that part. A log bucket and keys are
     found by what the templates say of them.
     """
@@ -59,6 +67,18 @@ class Deployment:
             for name, document in assembly.managed_policies(stack).items():
                 parts[name] = f"{S3_WRITE}:{compute.account}:{name}"
                 policies[parts[name]] = document
+        for account in ORGANIZATION_PATHS:
+            member = member_compute(settings, account)
+            if member is None:
+                continue
+            (template,) = assembly.stack_set_templates(outdir)
+            found_policies = assembly.stack_set_policies(
+                template, account, member.region, settings.partition
+            )
+            parts = s3_write.setdefault(account, {})
+            for name, document in found_policies.items():
+                parts[_alphanumeric(name)] = f"{S3_WRITE}:{account}:{name}"
+                policies[parts[_alphanumeric(name)]] = document
         for stack in storage:
             for name, document in assembly.bucket_policies(stack).items():
                 assert f"bucket:{name}" not in policies, f"two stacks write the policy of {name}"
@@ -115,8 +135,12 @@ class Deployment:
 def _output_name(part: str) -> str:
     """The output name of a part ``S3_WRITE/<construct id>``: its ``<id>Arn`` output is named
     as a logical id, without the construct id's non-alphanumerics (``S3WritePolicy-2`` ->
-    ``S3WritePolicy2``)."""
-    return re.sub(r"[^A-Za-z0-9]", "", part.split("/", 1)[1])
+    ``S3WritePolicy2``). A member account's parts go by their fixed names, so stripped."""
+    return _alphanumeric(part.split("/", 1)[1])
+
+
+def _alphanumeric(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", name)
 
 
 def _bucket_names(storage: list[assembly.Stack], settings: AccessSettings) -> dict[str, str]:

@@ -35,7 +35,7 @@ from constructs_lib.policies import (
     SSE_S3,
 )
 from tests.access.bridge import ALLOWED, EXPLICITLY_DENIED, IMPLICITLY_DENIED, Result
-from tests.access.principals import BROAD, S3_WRITE, Principal, principals
+from tests.access.principals import BROAD, S3_WRITE, Principal, member_compute, principals
 from tests.conftest import THIRD_ACCOUNT
 
 # The walkthrough's actions, and the ones the construct grants on top of them.
@@ -385,7 +385,10 @@ def _refuses_encryption(settings: AccessSettings, cell: Cell) -> bool:
         or cell.target.kind != "object"
         or grant is None
         or grant.read_only
-        or compute_of(settings, cell.principal.account) is None
+        or not (
+            compute_of(settings, cell.principal.account) is not None
+            or _organization_admits(settings, cell.principal)
+        )
     ):
         return False
     headers = dict(cell.context)
@@ -464,7 +467,8 @@ def _identity_allows(settings: AccessSettings, policy: str, cell: Cell) -> bool:
     the s3-write policy of the caller's account allows its grants and its own work bucket."""
     if policy == BROAD:
         return True
-    compute = compute_of(settings, cell.principal.account)
+    account = str(cell.principal.account)
+    compute = compute_of(settings, account) or member_compute(settings, account)
     assert policy == S3_WRITE and compute is not None, f"{policy} in {cell.principal.account}"
     owner = _work_bucket_owner(settings, cell.target.bucket)
     if owner is not None:
@@ -473,10 +477,33 @@ def _identity_allows(settings: AccessSettings, policy: str, cell: Cell) -> bool:
     return _granted(settings, cell, True)
 
 
+def _organization_admits(settings: AccessSettings, principal: Principal) -> bool:
+    """Whether the organisation grant admits the caller: a role of an account of the
+    organisation in (or below) a granted unit, other than the storage account, at the Forge
+    path, whose name starts with the Forge prefix; a session counts as its role."""
+    organization = settings.organization
+    path = principal.org_path
+    if organization is None or path is None or principal.account == settings.storage_account:
+        return False
+    role = re.fullmatch(
+        rf"arn:{settings.partition}:iam::\d{{12}}:role(?P<path>/(?:.*/)?)(?P<name>[^/]+)",
+        principal.principal_arn or "",
+    )
+    return (
+        role is not None
+        and path.startswith(f"{organization.org_id}/")
+        and any(path.startswith(unit) for unit in organization.ou_paths)
+        and role["path"] == organization.forge_role_path
+        and role["name"].startswith(organization.forge_role_prefix)
+    )
+
+
 def _admitted(settings: AccessSettings, principal: Principal) -> bool:
     """Whether the storage account admits the caller: a role of a compute account with that
     account's Forge role path whose name starts with its Forge prefix, or one of its named
-    roles; a session counts as its role."""
+    roles, or a role the organisation grant admits; a session counts as its role."""
+    if _organization_admits(settings, principal):
+        return True
     arn = principal.principal_arn or ""
     for compute in settings.computes:
         role = re.fullmatch(

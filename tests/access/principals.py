@@ -9,6 +9,12 @@ AmazonS3FullAccess, so that the storage account's policies are the only gate.
 With several compute accounts, each has its callers (labelled with its account, but for the
 first), and each, a third account too, has roles named as another compute account admits its
 own: with its Forge prefix, or as one of its named roles.
+
+The accounts belong to an AWS organisation (``ORGANIZATION_PATHS``): callers carry
+``aws:PrincipalOrgID`` and ``aws:PrincipalOrgPaths`` as AWS sets them. With an organisation
+grant, a member account in a granted unit (below it, in fact) has the callers a compute
+account has, holding the StackSet's s3-write policy; a member of another unit, the third
+account (of another organisation) and the storage account have roles named as the Forge roles.
 """
 
 from __future__ import annotations
@@ -18,13 +24,34 @@ from typing import Any
 
 from constructs_lib.config import AccessSettings, ComputeSettings
 from constructs_lib.defaults import DEFAULT_FORGE_ROLE_PREFIX
-from tests.conftest import THIRD_ACCOUNT
+from tests.conftest import (
+    COMPUTE_ACCOUNT,
+    GRANTED_OU,
+    NESTED_OU,
+    OTHER_OU,
+    STORAGE_ACCOUNT,
+    THIRD_ACCOUNT,
+)
 
 S3_WRITE = "s3-write"
 BROAD = "broad-s3-and-kms"
 BROAD_POLICY: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": ["s3:*", "kms:*"], "Resource": "*"}],
+}
+
+# A member account in a unit below the granted one, and one in a unit that is not granted.
+MEMBER_ACCOUNT = "666666666666"
+OTHER_UNIT_ACCOUNT = "777777777777"
+# Where each account of the tests sits: the compute and storage accounts and a member in (or
+# below) the granted unit, one member in another unit; the third account in another
+# organisation. Any other account is in none.
+ORGANIZATION_PATHS = {
+    COMPUTE_ACCOUNT: GRANTED_OU,
+    STORAGE_ACCOUNT: GRANTED_OU,
+    MEMBER_ACCOUNT: NESTED_OU,
+    OTHER_UNIT_ACCOUNT: OTHER_OU,
+    THIRD_ACCOUNT: "o-zz9y8x7w6v/r-zz99/ou-zz99-44444444/",
 }
 
 COMPUTE_ENV_ID = "4Kx9Pq2mT7vZ"
@@ -56,11 +83,24 @@ class Principal:
     def account(self) -> str | None:
         return None if self.arn is None else self.arn.split(":")[4]
 
-    def context(self) -> dict[str, str]:
-        """The context keys AWS sets for this caller (none for an anonymous request)."""
+    @property
+    def org_path(self) -> str | None:
+        """The organisation path of the caller's account, if it is in an organisation."""
+        return None if self.account is None else ORGANIZATION_PATHS.get(self.account)
+
+    def context(self) -> dict[str, str | tuple[str, ...]]:
+        """The context keys AWS sets for this caller (none for an anonymous request): its
+        organisation's ID and path too, when its account is in one."""
         if self.arn is None or self.account is None or self.principal_arn is None:
             return {}
-        return {"aws:PrincipalArn": self.principal_arn, "aws:PrincipalAccount": self.account}
+        found: dict[str, str | tuple[str, ...]] = {
+            "aws:PrincipalArn": self.principal_arn,
+            "aws:PrincipalAccount": self.account,
+        }
+        if self.org_path is not None:
+            found["aws:PrincipalOrgID"] = self.org_path.split("/", 1)[0]
+            found["aws:PrincipalOrgPaths"] = (self.org_path,)
+        return found
 
 
 def role_arn(partition: str, account: str, path_and_name: str) -> str:
@@ -178,6 +218,54 @@ def _named_like_other_accounts(
     return found
 
 
+def member_compute(settings: AccessSettings, account: str) -> ComputeSettings | None:
+    """A member account of the granted units as the organisation grant sees it (its Forge
+    prefix and path, no work bucket), or None if ``account`` is not one: listed compute
+    accounts and the storage account are not."""
+    organization = settings.organization
+    path = ORGANIZATION_PATHS.get(account)
+    listed = {compute.account for compute in settings.computes} | {settings.storage_account}
+    if organization is None or path is None or account in listed:
+        return None
+    if not any(path.startswith(granted) for granted in organization.ou_paths):
+        return None
+    return ComputeSettings(
+        partition=settings.partition,
+        account=account,
+        region=organization.region,
+        forge_role_prefix=organization.forge_role_prefix,
+        forge_role_path=organization.forge_role_path,
+    )
+
+
+def _organization_principals(settings: AccessSettings) -> list[Principal]:
+    """With an organisation grant: the callers of each member account of the granted units,
+    and roles named as the Forge roles in a member of another unit (with broad IAM grants)
+    and in the storage account (with none)."""
+    organization = settings.organization
+    if organization is None:
+        return []
+    found: list[Principal] = []
+    for account in ORGANIZATION_PATHS:
+        member = member_compute(settings, account)
+        if member is not None:
+            found += _account_principals(settings, member, f"{account}-", thorough=True)
+    forge_name = f"{organization.forge_role_prefix}-{COMPUTE_ENV_ID}-InstanceRole"
+    forge_path = organization.forge_role_path.removeprefix("/")
+    found += [
+        Principal(
+            "other-unit-forge-role",
+            role_arn(settings.partition, OTHER_UNIT_ACCOUNT, forge_path + forge_name),
+            (BROAD,),
+        ),
+        Principal(
+            "storage-forge-named-role",
+            role_arn(settings.partition, settings.storage_account, forge_path + forge_name),
+        ),
+    ]
+    return found
+
+
 def principals(settings: AccessSettings) -> tuple[Principal, ...]:
     """The callers of the access matrix for ``settings``: those of each compute account (the
     first one's unlabelled, the others' labelled with their account; every caller of a single
@@ -204,4 +292,5 @@ def principals(settings: AccessSettings) -> tuple[Principal, ...]:
         asked = compute.forge_role_prefix or DEFAULT_FORGE_ROLE_PREFIX
         found += _named_like_other_accounts(settings, compute.account, asked, tag)
     found += _named_like_other_accounts(settings, THIRD_ACCOUNT, prefix, "third-account-")
+    found += _organization_principals(settings)
     return tuple(found)
