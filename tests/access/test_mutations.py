@@ -24,29 +24,45 @@ import pytest
 from constructs_lib.config import AccessSettings
 from constructs_lib.plan import storage_layout
 from constructs_lib.policies import RESOURCE_ACCOUNT, S3_ENCRYPTION_CONTEXT
-from tests.access.assembly import stack_artifacts
+from tests.access.assembly import stack_artifacts, stack_set_templates
 from tests.access.bridge import ALLOWED, IMPLICITLY_DENIED, Result
-from tests.access.configs import EXAMPLE, SECOND_COMPUTE_ACCOUNT, SEVERAL_ACCOUNTS, Config
+from tests.access.configs import (
+    EXAMPLE,
+    ORGANIZATION,
+    SECOND_COMPUTE_ACCOUNT,
+    SEVERAL_ACCOUNTS,
+    WHOLE_ORGANIZATION,
+    Config,
+)
 from tests.access.conftest import Synthesized
 from tests.access.deployment import Deployment, Verdict, verdicts
 from tests.access.matrix import KMS_READ, KMS_WRITE, Cell
+from tests.access.principals import MEMBER_ACCOUNT
 from tests.conftest import THIRD_ACCOUNT
 
 SETTINGS = EXAMPLE.settings
 Template = dict[str, Any]
 
 
+# What ``copy_with_templates`` changes for the organisation's member accounts: the StackSet's
+# template, which no stack of the assembly deploys by itself.
+MEMBER_ACCOUNTS = "member-accounts"
+
+
 def copy_with_templates(
     outdir: Path, copy_to: Path, account: str, change: Callable[[Template], Template]
 ) -> Path:
     """A copy of the cloud assembly whose templates of ``account`` (all of them, when the
-    grants are spread over several storage stacks) went through ``change``."""
+    grants are spread over several storage stacks; the StackSet's for ``MEMBER_ACCOUNTS``)
+    went through ``change``."""
     copy = Path(shutil.copytree(outdir, copy_to))
-    changed = [a for a in stack_artifacts(copy) if a.account == account]
-    assert changed, f"no stack deploys to {account}"
-    for artifact in changed:
-        template = json.loads(artifact.template_file.read_text())
-        artifact.template_file.write_text(json.dumps(change(template)))
+    if account == MEMBER_ACCOUNTS:
+        files = stack_set_templates(copy)
+    else:
+        files = [a.template_file for a in stack_artifacts(copy) if a.account == account]
+    assert files, f"no template deploys to {account}"
+    for file in files:
+        file.write_text(json.dumps(change(json.loads(file.read_text()))))
     return copy
 
 
@@ -179,6 +195,10 @@ def compute(settings: AccessSettings) -> str:
     return settings.primary.account
 
 
+def members(settings: AccessSettings) -> str:
+    return MEMBER_ACCOUNTS
+
+
 def of_keys(*labels: str) -> Callable[[Cell], bool]:
     """The cells of the callers labelled ``labels`` that use a key (grants on a key are the
     key policy's alone)."""
@@ -197,6 +217,8 @@ SECOND = f"{SECOND_COMPUTE_ACCOUNT}-"
 FORGE = "forge-instance-role"
 WITH_BROAD_IAM = "forge-role-with-broad-iam"
 WORK_BUCKET = str(SETTINGS.primary.work_bucket)
+MEMBER = f"{MEMBER_ACCOUNT}-"
+ORG_PATTERN = f'iam::*:role/{ORGANIZATION.settings.primary.forge_role_prefix}*"'
 MUTATIONS = {
     "example:no-arn-like": Mutation(
         EXAMPLE,
@@ -281,6 +303,76 @@ MUTATIONS = {
         of_keys(FORGE),
         [(FORGE, ALLOWED)],
         delegated=True,
+    ),
+    "whole-organization:any-organization-admitted": Mutation(
+        WHOLE_ORGANIZATION,
+        storage,
+        without(key_is("aws:PrincipalOrgID")),
+        every_cell,
+        [("third-account-forge-role", ALLOWED)],
+    ),
+    "organization:any-unit-admitted": Mutation(
+        ORGANIZATION,
+        storage,
+        without(key_is("aws:PrincipalOrgPaths")),
+        every_cell,
+        [("other-unit-forge-role", ALLOWED)],
+    ),
+    "organization:storage-account-roles-admitted-without-their-iam": Mutation(
+        ORGANIZATION,
+        storage,
+        without(key_is("aws:PrincipalAccount")),
+        every_cell,
+        [("storage-forge-named-role", ALLOWED)],
+    ),
+    "organization:member-pattern-widened-to-every-role": Mutation(
+        ORGANIZATION,
+        storage,
+        replaced(ORG_PATTERN, 'iam::*:role/*"'),
+        every_cell,
+        [(f"{MEMBER}outside-role-with-broad-iam", ALLOWED)],
+    ),
+    "organization:member-roles-under-a-path-admitted": Mutation(
+        ORGANIZATION,
+        storage,
+        without(key_is("ArnNotLike")),
+        every_cell,
+        [(f"{MEMBER}role-under-forge-prefix-path", ALLOWED)],
+    ),
+    "organization:members-write-other-encryption-kinds": Mutation(
+        ORGANIZATION,
+        storage,
+        without(sid_is("OrgDenyOtherEncryption")),
+        every_cell,
+        [(f"{MEMBER}{FORGE}", ALLOWED)],
+    ),
+    "organization:members-write-other-keys": Mutation(
+        ORGANIZATION,
+        storage,
+        without(sid_is("OrgDenyOtherKeys")),
+        every_cell,
+        [(f"{MEMBER}{FORGE}", ALLOWED)],
+    ),
+    "organization:members-write-customer-keys": Mutation(
+        ORGANIZATION,
+        storage,
+        without(sid_is("OrgDenyCustomerKeys")),
+        every_cell,
+        [(f"{MEMBER}{FORGE}", ALLOWED)],
+    ),
+    "organization:member-key-use-not-bound-to-its-bucket": Mutation(
+        ORGANIZATION,
+        storage,
+        without(key_is(S3_ENCRYPTION_CONTEXT)),
+        every_cell,
+        [(f"{MEMBER}{WITH_BROAD_IAM}", ALLOWED)],
+    ),
+    "organization:member-s3-write-not-bound-to-the-storage-account": Mutation(
+        ORGANIZATION,
+        members,
+        without(owned_by(ORGANIZATION.settings.storage_account)),
+        of_strangers(),
+        [(f"{MEMBER}{FORGE}", ALLOWED)],
     ),
     "several-accounts:second-account-root-swapped-for-a-third": Mutation(
         SEVERAL_ACCOUNTS,
