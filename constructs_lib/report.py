@@ -7,7 +7,8 @@ lives; the tests check the rows, each one claim, with an IAM policy evaluator.
 
 A request from a compute account to the storage account needs both accounts' allow, so each
 Allow row holds what the bucket (or key) policy and every compute account's s3-write policy
-(all its managed policies) allow.
+(all its managed policies; and the organisation's member accounts', which the StackSet makes)
+allow.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, assert_never
 
 from constructs_lib import policies
 from constructs_lib.config import AccessSettings, ComputeSettings, ValidGrant
-from constructs_lib.plan import AccessPlan, ComputePlan
+from constructs_lib.plan import AccessPlan, OrganizationPlan
 
 REPORT_FILE = "access-report.md"
 
@@ -107,16 +108,24 @@ class PrincipalKind(Enum):
     ADMITTED_ROLES = auto()
     """Roles of ``accounts[0]`` whose ARN matches ``patterns``, and their sessions, holding
     every managed policy of that account's s3-write policy."""
+    ORGANIZATION_ROLES = auto()
+    """Roles whose ARN matches ``patterns`` in any account of organisation ``organization``
+    in or below ``units`` but the storage account, and their sessions, holding every managed
+    policy of the s3-write policy the StackSet makes there."""
     ROLES_UNDER_PATH = auto()
-    """Roles of ``accounts[0]`` under a path deeper than ``path`` whose name starts with
-    ``path_prefix`` (``example_path`` is one), which ``*`` in the admitted pattern would
-    match: refused, whatever their IAM policies."""
+    """Roles of ``accounts[0]`` (of the accounts under ``units``, for an ``organization``)
+    under a path deeper than ``path`` whose name starts with ``path_prefix``
+    (``example_path`` is one), which ``*`` in the admitted pattern would match: refused,
+    whatever their IAM policies."""
     WITHOUT_IAM_POLICY = auto()
     """The admitted roles when no IAM policy of their account allows the request."""
     OTHER_COMPUTE_PRINCIPALS = auto()
     """Every other role and every user of the compute ``accounts``."""
+    OTHER_ORGANIZATION_PRINCIPALS = auto()
+    """Every other role and every user of the accounts of ``organization`` under ``units``."""
     OTHER_ACCOUNTS = auto()
-    """Principals of any account that is neither a compute nor the storage account."""
+    """Principals of any account that is neither a compute nor the storage account (nor, for
+    an ``organization``, an account under its ``units``)."""
     ANONYMOUS = auto()
     """Requests without credentials."""
     STORAGE_PRINCIPALS = auto()
@@ -150,6 +159,10 @@ class PrincipalsRow:
     """A role's path and name under ``path_prefix``, as in ``role/<prefix>-team/any-name``."""
     s3_write_parts: int = 0
     """How many managed policies the account's s3-write policy is split into."""
+    organization: str | None = None
+    """The organisation whose accounts the row speaks of."""
+    units: tuple[str, ...] = ()
+    """The organisation's unit paths the row speaks of (a root's path: all of it)."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +197,20 @@ class ComputeSection:
 
 
 @dataclass(frozen=True)
+class OrganizationSection:
+    """The organisation grant: whom it admits, the StackSet that carries the s3-write policy to
+    its member accounts, and that policy's managed policies by their name there."""
+
+    organization: str
+    units: tuple[str, ...]
+    pattern: str
+    region: str
+    admin_account: str
+    stack_set: str
+    rows: tuple[ManagedPolicyRow, ...]
+
+
+@dataclass(frozen=True)
 class BucketSection:
     """One granted bucket of the storage account: the grant's facts and its access rows (S3,
     then KMS)."""
@@ -212,7 +239,9 @@ class WorkBucketSection:
     rows: tuple[AccessRow, ...]
 
 
-Section = PrincipalsSection | ComputeSection | BucketSection | WorkBucketSection
+Section = (
+    PrincipalsSection | ComputeSection | OrganizationSection | BucketSection | WorkBucketSection
+)
 
 
 @dataclass(frozen=True)
@@ -228,11 +257,19 @@ class Report:
     computes: tuple[ComputeSection, ...]
     buckets: tuple[BucketSection, ...]
     work_buckets: tuple[WorkBucketSection, ...]
+    organization: OrganizationSection | None = None
 
     @property
     def sections(self) -> tuple[Section, ...]:
         """Every section with rows, in the report's order."""
-        return (self.principals, *self.computes, *self.buckets, *self.work_buckets)
+        organization = () if self.organization is None else (self.organization,)
+        return (
+            self.principals,
+            *self.computes,
+            *organization,
+            *self.buckets,
+            *self.work_buckets,
+        )
 
 
 def _as_tuple(value: str | list[str]) -> tuple[str, ...]:
@@ -269,22 +306,23 @@ class _Identity:
     elsewhere: list[policies.Statement]
 
     @classmethod
-    def of(cls, compute: ComputePlan) -> _Identity:
+    def of(cls, names: Sequence[str], documents: Sequence[policies.Document]) -> _Identity:
+        """The s3-write policy whose managed policies are ``names`` (construct ids, or the
+        StackSet's fixed names) holding ``documents``."""
         parts = {
-            name: document["Statement"]
-            for name, document in zip(compute.policy_names, compute.s3_write, strict=True)
+            name: document["Statement"] for name, document in zip(names, documents, strict=True)
         }
         by_bucket: dict[str, list[policies.Statement]] = {}
         elsewhere: list[policies.Statement] = []
         for statement in (s for part in parts.values() for s in part):
             resources = _as_tuple(statement["Resource"])
-            names = [_bucket_of(resource) for resource in resources]
-            if None in names:
+            buckets = [_bucket_of(resource) for resource in resources]
+            if None in buckets:
                 elsewhere.append(statement)
                 continue
             narrowed: dict[str, list[str]] = {}
-            for name, resource in zip(names, resources, strict=True):
-                narrowed.setdefault(str(name), []).append(resource)
+            for bucket, resource in zip(buckets, resources, strict=True):
+                narrowed.setdefault(str(bucket), []).append(resource)
             for name, own in narrowed.items():
                 by_bucket.setdefault(name, []).append({**statement, "Resource": own})
         return cls(parts, by_bucket, elsewhere)
@@ -307,6 +345,17 @@ _WHEN_PRESENT = {
 }
 
 
+# The keys that say who the caller is: the principals section says whom they admit.
+PRINCIPAL_KEYS = frozenset(
+    {
+        policies.PRINCIPAL_ARN,
+        policies.PRINCIPAL_ACCOUNT,
+        policies.PRINCIPAL_ORG_ID,
+        policies.PRINCIPAL_ORG_PATHS,
+    }
+)
+
+
 def _clauses(condition: dict[str, Any]) -> tuple[Clause, ...]:
     """The clauses of a statement's condition, leaving out the principal condition (the
     principals section says whom it admits). A key tested for presence and by a negated
@@ -316,7 +365,7 @@ def _clauses(condition: dict[str, Any]) -> tuple[Clause, ...]:
     clauses: list[Clause] = []
     for operator, values in condition.items():
         for key, value in values.items():
-            if key == policies.PRINCIPAL_ARN or operator == "Null":
+            if key in PRINCIPAL_KEYS or operator == "Null":
                 continue
             comparison = _COMPARISONS.get(operator, Comparison.IS)
             if key in present and comparison in _WHEN_PRESENT:
@@ -337,7 +386,7 @@ def _without(condition: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
 
 # Conditions that only one account's policy states: who the caller is (the bucket or key
 # policy), and which account owns the bucket (the s3-write policy).
-_ONE_SIDED = frozenset({policies.PRINCIPAL_ARN, policies.RESOURCE_ACCOUNT})
+_ONE_SIDED = PRINCIPAL_KEYS | {policies.RESOURCE_ACCOUNT}
 
 
 def _without_principal(condition: dict[str, Any]) -> dict[str, Any]:
@@ -396,10 +445,14 @@ def _owner_clauses(
 
 
 def _who(statement: policies.Statement) -> Who:
-    """Everyone for a statement of every principal, else the compute accounts' principals,
-    of whom the admitted ones are the callers the rows speak of."""
+    """Everyone for a statement of every principal that no principal condition narrows, else
+    the compute accounts' principals or the organisation's Forge roles, of whom the admitted
+    ones are the callers the rows speak of."""
     principal = statement["Principal"]
-    return Who.EVERYONE if principal in ("*", {"AWS": "*"}) else Who.ADMITTED
+    narrowed = any(
+        key in PRINCIPAL_KEYS for tests in statement.get("Condition", {}).values() for key in tests
+    )
+    return Who.EVERYONE if principal in ("*", {"AWS": "*"}) and not narrowed else Who.ADMITTED
 
 
 def _s3_rows(
@@ -461,7 +514,7 @@ def _s3_rows(
                     clauses=_clauses(statement["Condition"]),
                 )
             )
-    return rows
+    return list(dict.fromkeys(rows))
 
 
 def _key_sharers(settings: AccessSettings, grant: ValidGrant) -> list[ValidGrant]:
@@ -558,7 +611,7 @@ def _kms_rows(
                     clauses=_clauses(statement["Condition"]),
                 )
             )
-    return rows
+    return list(dict.fromkeys(rows))
 
 
 def _principals_section(
@@ -591,11 +644,51 @@ def _principals_section(
                     ),
                 )
             )
+    organization = settings.organization
+    if organization is not None:
+        rows += [
+            PrincipalsRow(
+                PrincipalKind.ORGANIZATION_ROLES,
+                Access.AS_TABLES,
+                patterns=(organization.prefix_pattern,),
+                s3_write_parts=len(identities[ORGANIZATION].parts),
+                organization=organization.org_id,
+                units=organization.ou_paths,
+            ),
+            PrincipalsRow(
+                PrincipalKind.ROLES_UNDER_PATH,
+                Access.NONE,
+                path_prefix=organization.forge_role_prefix,
+                path=organization.forge_role_path,
+                example_path=(
+                    f"role{organization.forge_role_path}{organization.forge_role_prefix}"
+                    "-team/any-name"
+                ),
+                organization=organization.org_id,
+                units=organization.ou_paths,
+            ),
+        ]
     accounts = tuple(compute.account for compute in settings.computes)
     rows += [
         PrincipalsRow(PrincipalKind.WITHOUT_IAM_POLICY, Access.NONE),
         PrincipalsRow(PrincipalKind.OTHER_COMPUTE_PRINCIPALS, Access.NONE, accounts=accounts),
-        PrincipalsRow(PrincipalKind.OTHER_ACCOUNTS, Access.NONE),
+    ]
+    if organization is not None:
+        rows.append(
+            PrincipalsRow(
+                PrincipalKind.OTHER_ORGANIZATION_PRINCIPALS,
+                Access.NONE,
+                organization=organization.org_id,
+                units=organization.ou_paths,
+            )
+        )
+    rows += [
+        PrincipalsRow(
+            PrincipalKind.OTHER_ACCOUNTS,
+            Access.NONE,
+            organization=None if organization is None else organization.org_id,
+            units=() if organization is None else organization.ou_paths,
+        ),
         PrincipalsRow(PrincipalKind.ANONYMOUS, Access.NONE),
         PrincipalsRow(
             PrincipalKind.STORAGE_PRINCIPALS,
@@ -627,6 +720,26 @@ def _compute_section(
         rows,
         credentials_role=credentials.role_arn if credentials is not None and made_here else None,
         credentials_admitted=compute.credentials_role_arn is not None,
+    )
+
+
+def _organization_section(
+    plan: AccessPlan, organization: OrganizationPlan, identity: _Identity
+) -> OrganizationSection:
+    """The organisation grant: the units, the StackSet, and its managed policies' buckets."""
+    order = [grant.name for grant in plan.settings.grants]
+    settings = organization.organization
+    return OrganizationSection(
+        organization=settings.org_id,
+        units=settings.ou_paths,
+        pattern=settings.prefix_pattern,
+        region=settings.region,
+        admin_account=settings.admin_account,
+        stack_set=organization.stack_set_name,
+        rows=tuple(
+            ManagedPolicyRow(name, tuple(sorted(_buckets_of(statements), key=order.index)))
+            for name, statements in identity.parts.items()
+        ),
     )
 
 
@@ -672,10 +785,20 @@ def _work_bucket_section(
     return WorkBucketSection(work_bucket, compute.account, tuple(rows))
 
 
+# The key of the organisation's member accounts among the s3-write policies by account.
+ORGANIZATION = "organization"
+
+
 def report_data(plan: AccessPlan) -> Report:
     """The access report of one construct's plan, as sections of rows."""
     settings = plan.settings
-    identities = {compute.compute.account: _Identity.of(compute) for compute in plan.computes}
+    identities = {
+        compute.compute.account: _Identity.of(compute.policy_names, compute.s3_write)
+        for compute in plan.computes
+    }
+    organization = plan.organization
+    if organization is not None:
+        identities[ORGANIZATION] = _Identity.of(organization.policy_names, organization.s3_write)
     return Report(
         storage_account=settings.storage_account,
         storage_region=settings.storage_region,
@@ -698,6 +821,11 @@ def report_data(plan: AccessPlan) -> Report:
             )
             for compute in settings.computes
             if compute.work_bucket is not None
+        ),
+        organization=(
+            None
+            if organization is None
+            else _organization_section(plan, organization, identities[ORGANIZATION])
         ),
     )
 
@@ -776,6 +904,17 @@ def _attached(row: PrincipalsRow) -> str:
     return f"with all {row.s3_write_parts} managed policies of the s3-write policy of {a} attached"
 
 
+def _units_text(row: PrincipalsRow) -> str:
+    """The accounts of an organisation's units: ``every account of organisation o-x``, or
+    ``the accounts of organisation o-x in or below the units `p1` or `p2```."""
+    organization = _code(str(row.organization))
+    if any(unit.count("/") == 2 for unit in row.units):
+        return f"every account of organisation {organization}"
+    units = " or ".join(map(_code, row.units))
+    unit = "unit" if len(row.units) == 1 else "units"
+    return f"the accounts of organisation {organization} in or below the {unit} {units}"
+
+
 def _principal_text(row: PrincipalsRow) -> str:
     match row.kind:
         case PrincipalKind.ADMITTED_ROLES:
@@ -783,6 +922,24 @@ def _principal_text(row: PrincipalsRow) -> str:
             return (
                 f"Roles of {_code(row.accounts[0])} whose ARN matches {patterns}, and their "
                 f"sessions, {_attached(row)}"
+            )
+        case PrincipalKind.ORGANIZATION_ROLES:
+            parts = (
+                "the s3-write policy"
+                if row.s3_write_parts == 1
+                else f"all {row.s3_write_parts} managed policies of the s3-write policy"
+            )
+            return (
+                f"Roles of {_units_text(row)} (`aws:PrincipalOrgID`, `aws:PrincipalOrgPaths`), "
+                f"other than the storage account, whose ARN matches {_code(row.patterns[0])}, "
+                f"and their sessions, with {parts} the StackSet makes in their account attached"
+            )
+        case PrincipalKind.ROLES_UNDER_PATH if row.organization is not None:
+            return (
+                f"Roles of {_units_text(row)} under a path deeper than "
+                f"{_code(str(row.path))} whose name starts with {_code(str(row.path_prefix))} "
+                f"(such as {_code(str(row.example_path))}, which `*` in the pattern would "
+                "match), whatever their IAM policies"
             )
         case PrincipalKind.ROLES_UNDER_PATH:
             return (
@@ -796,6 +953,15 @@ def _principal_text(row: PrincipalsRow) -> str:
         case PrincipalKind.OTHER_COMPUTE_PRINCIPALS:
             accounts = _listed([_code(account) for account in row.accounts])
             return f"Every other role and every user of {accounts}, whatever its IAM policies"
+        case PrincipalKind.OTHER_ORGANIZATION_PRINCIPALS:
+            return (
+                f"Every other role and every user of {_units_text(row)}, whatever its IAM policies"
+            )
+        case PrincipalKind.OTHER_ACCOUNTS if row.organization is not None:
+            return (
+                f"Principals of any other account (outside {_units_text(row)}), whatever "
+                "their IAM policies"
+            )
         case PrincipalKind.OTHER_ACCOUNTS:
             return "Principals of any other account, whatever their IAM policies"
         case PrincipalKind.ANONYMOUS:
@@ -891,6 +1057,32 @@ def _compute_markdown(section: ComputeSection) -> list[str]:
     ]
 
 
+def _organization_markdown(section: OrganizationSection) -> list[str]:
+    organization = _code(section.organization)
+    facts = [
+        f"Admitted: roles whose ARN matches {_code(section.pattern)} in the accounts of "
+        f"{organization} in or below {' or '.join(map(_code, section.units))}, other than the "
+        "storage account, and their sessions.",
+        f"The StackSet {_code(section.stack_set)} (service-managed, in "
+        f"{_code(section.admin_account)}) deploys the s3-write policy to each of those accounts "
+        f"in {_code(section.region)}, and to each account that joins them later; the "
+        "organisation's management account gets none (StackSets never deploy there).",
+        "Each managed policy has the same name in every account, so the Forge roles there can "
+        "have it attached by name.",
+    ]
+    return [
+        f"## Organisation {organization}",
+        "",
+        " ".join(facts),
+        "",
+        "An admitted role of such an account with only one of these managed policies attached "
+        "(and no other IAM policy) may use the buckets of its row, and no bucket of another row:",
+        "",
+        *_PARTS_HEADER,
+        *(_managed_policy_row_markdown(row) for row in section.rows),
+    ]
+
+
 def _bucket_markdown(report: Report, section: BucketSection) -> list[str]:
     mode = "read-only" if section.read_only else "read-write"
     origin = "created by the storage stack" if section.created else "an existing bucket"
@@ -959,6 +1151,8 @@ def _section_markdown(report: Report, section: Section) -> list[str]:
             return _principals_markdown(section)
         case ComputeSection():
             return _compute_markdown(section)
+        case OrganizationSection():
+            return _organization_markdown(section)
         case BucketSection():
             return _bucket_markdown(report, section)
         case WorkBucketSection():
@@ -970,6 +1164,8 @@ def _section_markdown(report: Report, section: Section) -> list[str]:
 def _report_markdown(report: Report) -> list[str]:
     """The lines of one construct's report."""
     accounts = _listed([_code(compute.account) for compute in report.computes])
+    if report.organization is not None:
+        accounts += f" and organisation {_code(report.organization.organization)}"
     b = _code(report.storage_account)
     principals = _listed([_code(p) for p in report.account_principals])
     fixed = "principal" if len(report.account_principals) == 1 else "principals"
@@ -990,13 +1186,22 @@ def _report_markdown(report: Report) -> list[str]:
     ]
     for section in report.sections:
         lines += ["", *_section_markdown(report, section)]
+    public = (
+        f"Every Allow statement the construct writes into the bucket policies names the fixed "
+        f"{fixed} {principals}"
+    )
+    if report.organization is not None:
+        public = (
+            f"Every Allow statement the construct writes into the bucket policies names the "
+            f"fixed {fixed} {principals}, or every principal of the organisation "
+            f"{_code(report.organization.organization)} (a fixed `aws:PrincipalOrgID`)"
+        )
     lines += [
         "",
         "## Block Public Access",
         "",
-        f"Every Allow statement the construct writes into the bucket policies names the fixed "
-        f"{fixed} {principals}, so S3 Block Public Access does not count them as public: "
-        "turning on RestrictPublicBuckets changes none of the decisions above.",
+        f"{public}, so S3 Block Public Access does not count them as public: turning on "
+        "RestrictPublicBuckets changes none of the decisions above.",
         "",
         "## Not covered",
         "",

@@ -30,6 +30,7 @@ from constructs_lib.report import (
     ComputeSection,
     Effect,
     ManagedPolicyRow,
+    OrganizationSection,
     PrincipalKind,
     PrincipalsRow,
     Report,
@@ -39,7 +40,15 @@ from constructs_lib.report import (
 )
 from tests.access.deployment import Deployment
 from tests.access.matrix import OBJECT_WRITES, SAMPLE, Cell, Target
-from tests.access.principals import BROAD, S3_WRITE, Principal, part_of, role_arn, session_of
+from tests.access.principals import (
+    BROAD,
+    ORGANIZATION_PATHS,
+    S3_WRITE,
+    Principal,
+    part_of,
+    role_arn,
+    session_of,
+)
 from tests.conftest import THIRD_ACCOUNT
 
 Check = tuple[Cell, bool]
@@ -83,14 +92,41 @@ def _named(pattern: str) -> str:
     return pattern.replace("*", "-claim-InstanceRole")
 
 
+def _members(report: Report, row: PrincipalsRow) -> list[str]:
+    """An account in (or below) each unit of an organisation row, as the tests' organisation
+    places them: neither the storage account nor a compute account."""
+    listed = {report.storage_account, *(section.account for section in report.computes)}
+    found: list[str] = []
+    for unit in row.units:
+        inside = [a for a, path in ORGANIZATION_PATHS.items() if path.startswith(unit)]
+        member = next((a for a in inside if a not in listed), None)
+        if member is None:
+            raise UnreadableClaimError(f"no member account of the tests is in {unit}")
+        found.append(member)
+    return found
+
+
+def _organization_roles(report: Report, policies: tuple[str, ...]) -> list[Principal]:
+    """A role of the pattern of each organisation row, in a member account of each of its
+    units (named where the pattern has ``*``), and its session."""
+    roles = [
+        Principal(f"admitted-{account}", _named(row.patterns[0].replace("*", account, 1)), policies)
+        for row in report.principals.rows
+        if row.kind is PrincipalKind.ORGANIZATION_ROLES
+        for account in _members(report, row)
+    ]
+    return [*roles, *(session_of(role) for role in roles)]
+
+
 def _admitted(report: Report, policies: tuple[str, ...]) -> list[Principal]:
     """A role of each pattern the principals rows admit (named where the pattern has ``*``)
-    and its session, with ``policies`` as IAM policies."""
+    and its session, with ``policies`` as IAM policies: of each compute account, and of a
+    member account of each unit an organisation row admits."""
     roles = [
         Principal(f"admitted-{index}", _named(pattern), policies)
         for index, pattern in enumerate(_patterns(report))
     ]
-    return [*roles, *(session_of(role) for role in roles)]
+    return [*roles, *(session_of(role) for role in roles), *_organization_roles(report, policies)]
 
 
 def _transplanted(report: Report, account: str) -> list[Principal]:
@@ -138,40 +174,101 @@ def _other_compute_principals(
     ]
 
 
+def _other_organization_principals(
+    settings: AccessSettings, report: Report, row: PrincipalsRow
+) -> list[Principal]:
+    """Of a member account of each unit: a role outside the pattern, with broad IAM grants or
+    the s3-write policy, and a user named as the pattern names roles."""
+    partition = settings.partition
+    prefix = _organization_prefix(report)
+    return [
+        caller
+        for a in _members(report, row)
+        for caller in (
+            Principal(f"{a}-outside-role", role_arn(partition, a, "platform-admin"), (BROAD,)),
+            Principal(
+                f"{a}-outside-role-s3-write", role_arn(partition, a, "data-analyst"), (S3_WRITE,)
+            ),
+            Principal(f"{a}-user", f"arn:{partition}:iam::{a}:user/{prefix}-claim", (BROAD,)),
+        )
+    ]
+
+
+def _organization_prefix(report: Report) -> str:
+    """The name prefix of the organisation's admitted roles, from its pattern."""
+    (pattern,) = [
+        row.patterns[0]
+        for row in report.principals.rows
+        if row.kind is PrincipalKind.ORGANIZATION_ROLES
+    ]
+    return pattern.rsplit("/", 1)[1].removesuffix("*")
+
+
 def _other_accounts(
     settings: AccessSettings, report: Report, row: PrincipalsRow
 ) -> list[Principal]:
-    """Roles of a third account named as the compute accounts' patterns admit their roles."""
-    return _transplanted(report, THIRD_ACCOUNT)
+    """Roles of a third account named as the compute accounts' patterns admit their roles;
+    when the row names an organisation's units, roles named as its Forge roles in the third
+    account (another organisation) and in each account of the tests' organisation outside
+    the units, with broad IAM grants."""
+    found = _transplanted(report, THIRD_ACCOUNT)
+    if row.organization is None:
+        return found
+    name = f"{_organization_prefix(report)}-claim-InstanceRole"
+    outside = [
+        account
+        for account, path in ORGANIZATION_PATHS.items()
+        if not any(path.startswith(unit) for unit in row.units)
+    ]
+    return found + [
+        Principal(f"{a}-forge-named", role_arn(settings.partition, a, name), (BROAD,))
+        for a in outside
+    ]
 
 
 def _storage_principals(
     settings: AccessSettings, report: Report, row: PrincipalsRow
 ) -> list[Principal]:
-    """A role of the storage account without IAM policies, and one with broad grants."""
+    """A role of the storage account without IAM policies, and one with broad grants; with an
+    organisation grant, a role named as its Forge roles, without IAM policies."""
     (b,) = row.accounts
-    return [
+    found = [
         Principal("storage-role", role_arn(settings.partition, b, "claim-steward")),
         Principal("storage-admin", role_arn(settings.partition, b, "claim-admin"), (BROAD,)),
     ]
+    if report.organization is not None:
+        name = f"{_organization_prefix(report)}-claim-InstanceRole"
+        found.append(Principal("storage-forge-named", role_arn(settings.partition, b, name)))
+    return found
 
 
 def _role_under_path(
     settings: AccessSettings, report: Report, row: PrincipalsRow
 ) -> list[Principal]:
-    """The role the row names as an example of those under a deeper path: with the s3-write
-    policy, and with broad IAM grants."""
-    (account,) = row.accounts
-    arn = f"arn:{settings.partition}:iam::{account}:{row.example_path}"
-    return [Principal("path-role", arn, (S3_WRITE,)), Principal("path-role-broad", arn, (BROAD,))]
+    """The role the row names as an example of those under a deeper path (in a member account
+    of each unit, for an organisation's): with the s3-write policy, and with broad IAM
+    grants."""
+    accounts = row.accounts if row.organization is None else tuple(_members(report, row))
+    found: list[Principal] = []
+    for account in accounts:
+        arn = f"arn:{settings.partition}:iam::{account}:{row.example_path}"
+        found += [
+            Principal(f"{account}-path-role", arn, (S3_WRITE,)),
+            Principal(f"{account}-path-role-broad", arn, (BROAD,)),
+        ]
+    return found
 
 
 KindCallers = Callable[[AccessSettings, Report, PrincipalsRow], list[Principal]]
 CALLERS: dict[PrincipalKind, KindCallers] = {
     PrincipalKind.ADMITTED_ROLES: _admitted_roles,
+    PrincipalKind.ORGANIZATION_ROLES: lambda settings, report, row: _organization_roles(
+        report, (S3_WRITE,)
+    ),
     PrincipalKind.ROLES_UNDER_PATH: _role_under_path,
     PrincipalKind.WITHOUT_IAM_POLICY: lambda settings, report, row: _admitted(report, ()),
     PrincipalKind.OTHER_COMPUTE_PRINCIPALS: _other_compute_principals,
+    PrincipalKind.OTHER_ORGANIZATION_PRINCIPALS: _other_organization_principals,
     PrincipalKind.OTHER_ACCOUNTS: _other_accounts,
     PrincipalKind.ANONYMOUS: lambda settings, report, row: [Principal("anonymous", None)],
     PrincipalKind.STORAGE_PRINCIPALS: _storage_principals,
@@ -369,14 +466,21 @@ def _shapes(
     return shapes
 
 
-def _part_checks(report: Report, section: ComputeSection, row: ManagedPolicyRow) -> list[Check]:
-    """A managed-policy row: the account's admitted roles with only that managed policy may
-    locate each bucket of the row, and not the first bucket of each other row."""
-    roles = [
-        role
-        for role in _admitted(report, (part_of(row.policy),))
-        if role.account == section.account and role.role_arn is None
-    ]
+def _part_checks(
+    report: Report, section: ComputeSection | OrganizationSection, row: ManagedPolicyRow
+) -> list[Check]:
+    """A managed-policy row: the account's admitted roles (a member account's, for the
+    organisation's) with only that managed policy may locate each bucket of the row, and not
+    the first bucket of each other row."""
+    if isinstance(section, OrganizationSection):
+        candidates = _organization_roles(report, (part_of(row.policy),))
+    else:
+        candidates = [
+            role
+            for role in _admitted(report, (part_of(row.policy),))
+            if role.account == section.account
+        ]
+    roles = [role for role in candidates if role.role_arn is None]
     asked = [(bucket, True) for bucket in row.buckets]
     asked += [(other.buckets[0], False) for other in section.rows if other != row]
     return [
@@ -392,7 +496,9 @@ def checks(
     """The requests a row claims, each with whether it must be allowed (``brief``: see
     ``_callers``)."""
     settings, section, row = deployment.settings, claim.section, claim.row
-    if isinstance(row, ManagedPolicyRow) and isinstance(section, ComputeSection):
+    if isinstance(row, ManagedPolicyRow) and isinstance(
+        section, ComputeSection | OrganizationSection
+    ):
         return _part_checks(report, section, row)
     if isinstance(row, PrincipalsRow):
         callers = [(p, _granted_to(p, row.access)) for p in _kind(settings, report, row)]

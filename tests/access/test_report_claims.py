@@ -28,6 +28,7 @@ from constructs_lib.report import (
     Comparison,
     ComputeSection,
     ManagedPolicyRow,
+    OrganizationSection,
     PrincipalKind,
     PrincipalsRow,
     Report,
@@ -71,6 +72,8 @@ def claim_id(config: Config, index: int, claim: Claim) -> str:
         return f"{config.name}:principals:row{index}:{'-'.join([_slug(row.kind), *row.accounts])}"
     if isinstance(row, ManagedPolicyRow) and isinstance(section, ComputeSection):
         return f"{config.name}:compute-{section.account}:row{index}:{row.policy}"
+    if isinstance(row, ManagedPolicyRow) and isinstance(section, OrganizationSection):
+        return f"{config.name}:organization-{section.organization}:row{index}:{row.policy}"
     assert isinstance(row, AccessRow) and isinstance(section, BucketSection | WorkBucketSection)
     return f"{config.name}:{section.bucket}:row{index}:{row.effect.value}:{row.actions[0]}"
 
