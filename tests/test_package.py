@@ -78,6 +78,15 @@ def test_wheel_carries_the_lambda_handler_and_type_marker(dist: Path) -> None:
         assert required in names
 
 
+def test_wheel_installs_the_doctor_command(dist: Path) -> None:
+    (wheel,) = dist.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        (entry_points,) = [n for n in archive.namelist() if n.endswith("/entry_points.txt")]
+        declared = archive.read(entry_points).decode()
+    assert "cdk-tower-doctor = constructs_lib.doctor.cli:main" in declared
+    assert "constructs_lib/doctor/cli.py" in wheel_names(dist)
+
+
 def test_wheel_carries_nothing_test_only(dist: Path) -> None:
     names = wheel_names(dist)
     assert all(name.startswith(("constructs_lib/", "cdk_tower_cross_account-")) for name in names)
