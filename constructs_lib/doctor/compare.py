@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 
@@ -42,14 +42,16 @@ _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 @dataclass(frozen=True)
 class Condition:
-    """One condition operator and key of a statement, with its values."""
+    """One condition operator and key of a statement, with its values. Keys compare without
+    case, as IAM reads them; ``name`` is the key as written."""
 
     operator: str
     key: str
     values: frozenset[str]
+    name: str = field(compare=False)
 
     def __str__(self) -> str:
-        return f"{self.operator} {self.key} {_listed(self.values)}"
+        return f"{self.operator} {self.name} {_listed(self.values)}"
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def normalise(statement: Statement, partition: str) -> Shape:
         _principals(statement[principal_key], partition) if principal_key in statement else None
     )
     conditions = frozenset(
-        Condition(operator, key.lower(), frozenset(_text(value) for value in _listify(values)))
+        Condition(operator, key.lower(), frozenset(_text(value) for value in _listify(values)), key)
         for operator, block in (statement.get("Condition") or {}).items()
         for key, values in block.items()
     )
@@ -204,7 +206,7 @@ class _Judge:
         if any(_contains(planned, found) for planned in self._planned(found.effect)):
             return []
         if found.effect == "Allow":
-            return [(Result.WIDENS, f"it grants {_whom(found)}more than the plan does")]
+            return [(Result.WIDENS, "it allows more than the plan does")]
         reached = [allow for allow in self._planned("Allow") if _overlaps(found, allow)]
         if not reached:
             return []
@@ -433,15 +435,6 @@ def _who(shape: Shape) -> str:
     return f"{negation}{_listed(shape.principals)}: "
 
 
-def _whom(shape: Shape) -> str:
-    """The principals a statement grants to, in words (nothing for an identity policy)."""
-    if shape.principals is None:
-        return ""
-    if shape.principals == {"*"} and "Principal" not in shape.negated:
-        return "everyone (*) "
-    return _who(shape).removesuffix(": ") + " "
-
-
 def _pairs(pairs: Sequence[tuple[str, str]]) -> str:
     """(action, resource) pairs in words, grouped by resource."""
     by_resource: dict[str, list[str]] = {}
@@ -479,7 +472,7 @@ def _changes(wanted: Shape, found: Shape) -> str:
             changes.append(f"condition {after} added")
         elif before != after:
             changes.append(
-                f"condition {key[0]} {key[1]} is {_listed(after.values)} (planned "
+                f"condition {key[0]} {after.name} is {_listed(after.values)} (planned "
                 f"{_listed(before.values)})"
             )
     return "; ".join(changes) or "written differently"

@@ -36,7 +36,8 @@ def render_text(title: str, findings: Sequence[Finding], width: int) -> str:
 def _row(widths: Sequence[int], cells: Sequence[str]) -> str:
     """One table row, each cell wrapped to its column."""
     wrapped = [
-        textwrap.wrap(cell, width) or [""] for cell, width in zip(cells, widths, strict=True)
+        textwrap.wrap(cell, width, break_on_hyphens=False) or [""]
+        for cell, width in zip(cells, widths, strict=True)
     ]
     return "\n".join(
         GAP.join(part.ljust(width) for part, width in zip(parts, widths, strict=True)).rstrip()

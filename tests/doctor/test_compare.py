@@ -9,7 +9,14 @@ from typing import Any
 from constructs_lib import BucketGrant
 from constructs_lib.doctor.compare import Difference, Extras, compare
 from constructs_lib.doctor.findings import Result
-from tests.conftest import COMPUTE_ACCOUNT, STORAGE_ACCOUNT, THIRD_ACCOUNT, plan_for
+from tests.conftest import (
+    COMPUTE_ACCOUNT,
+    ORG_ROOT,
+    ORGANIZATION,
+    STORAGE_ACCOUNT,
+    THIRD_ACCOUNT,
+    plan_for,
+)
 
 BUCKET = "data-b"
 PLANNED: list[dict[str, Any]] = plan_for(BucketGrant(BUCKET)).bucket_policies[BUCKET]["Statement"]
@@ -140,3 +147,12 @@ def test_an_extra_deny_that_reaches_the_planned_access_blocks_it() -> None:
         "Resource": f"arn:aws:s3:::{BUCKET}/*",
     }
     assert summary(differences([*live_copy(), extra])) == [("extra", "Freeze", Result.BLOCKS)]
+
+
+def test_an_organisation_grant_widened_to_the_whole_organisation_widens_access() -> None:
+    planned = plan_for(BucketGrant(BUCKET), organization=ORGANIZATION).bucket_policies[BUCKET]
+    live = copy.deepcopy(planned["Statement"])
+    paths = by_sid(live, "OrgForgeObjects")["Condition"]["ForAnyValue:StringLike"]
+    paths["aws:PrincipalOrgPaths"] = f"{ORG_ROOT}*"
+    found = compare(planned["Statement"], live, "aws", extras="all", owner_account=STORAGE_ACCOUNT)
+    assert summary(found) == [("changed", "OrgForgeObjects", Result.WIDENS)]
