@@ -8,6 +8,11 @@ the memory of the process tree (Python and its jsii Node.js child) every 20 ms. 
 ``--repeat`` times (3 by default) and shows the median time, since a shared machine's load
 moves single runs by a second or more. The floor is a bare CDK app with one bucket.
 
+The organisation rows grant 1,000 buckets to one compute account and to the Forge roles of an
+AWS organisation's unit holding 1, 100 or 500 member accounts. The members are no input of the
+construct (the policies name the unit, and the StackSet reaches whatever accounts it holds),
+so these rows show that nothing grows with them: the templates' digest is the same in each.
+
 ``--without-builtin-validation`` runs every row with ``CDK_VALIDATION=false``, which turns off
 aws-cdk-lib's own CloudFormation template validation (on by default in every app): its engine
 starts in about 2 s, then takes time in proportion to the templates' size, so the difference
@@ -18,6 +23,7 @@ and cdk-nag cost alone.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -39,7 +45,12 @@ SCENARIOS: list[tuple[str, int, int]] = [
     ("construct", 100, 5),
     ("construct", 100, 20),
     ("construct", 1000, 20),
+    ("organisation", 1000, 1),
+    ("organisation", 1000, 100),
+    ("organisation", 1000, 500),
 ]
+ORG_ID = "o-a1b2c3d4e5"
+UNIT = f"{ORG_ID}/r-ab12/ou-ab12-11111111/"
 
 
 def run_scenario(kind: str, buckets: int, accounts: int, outdir: str) -> dict[str, Any]:
@@ -48,7 +59,12 @@ def run_scenario(kind: str, buckets: int, accounts: int, outdir: str) -> dict[st
     import aws_cdk as cdk
     from aws_cdk import aws_s3 as s3
 
-    from constructs_lib import BucketGrant, ComputeAccount, CrossAccountBucketAccess
+    from constructs_lib import (
+        BucketGrant,
+        ComputeAccount,
+        CrossAccountBucketAccess,
+        OrganizationGrant,
+    )
     from constructs_lib.policies import compact_size
 
     app = cdk.App(outdir=outdir)
@@ -65,25 +81,32 @@ def run_scenario(kind: str, buckets: int, accounts: int, outdir: str) -> dict[st
         buckets=[BucketGrant(f"bench-bucket-{n:04d}") for n in range(buckets)],
         compute_accounts=[
             ComputeAccount(account=f"{300000000000 + n:012d}", region="eu-west-1")
-            for n in range(1, accounts)
+            for n in range(1, accounts if kind == "construct" else 1)
         ],
         max_managed_policies=20,
         nag_packs=["AwsSolutions"],
+        organization=(
+            OrganizationGrant(org_id=ORG_ID, ou_paths=(UNIT,)) if kind == "organisation" else None
+        ),
     )
     assembly = app.synth()
+    templates = [stack.template for stack in assembly.stacks]
+    templates += [json.loads(p.read_text()) for p in Path(outdir).glob("*.stackset.template.json")]
     largest: dict[str, int] = {"AWS::S3::BucketPolicy": 0, "AWS::IAM::ManagedPolicy": 0}
-    for stack in assembly.stacks:
-        for resource in stack.template["Resources"].values():
+    for template in templates:
+        for resource in template["Resources"].values():
             if resource["Type"] in largest:
                 size = compact_size(resource["Properties"]["PolicyDocument"])
                 largest[resource["Type"]] = max(largest[resource["Type"]], size)
     most_resources = max(len(stack.template["Resources"]) for stack in assembly.stacks)
+    digest = hashlib.sha256(json.dumps(templates, sort_keys=True).encode()).hexdigest()
     return {
         "bucket_policy": largest["AWS::S3::BucketPolicy"],
         "managed_policy": largest["AWS::IAM::ManagedPolicy"],
         "policies_per_principal": max(len(s.s3_write_policies) for s in access.compute_stacks),
         "stacks": len(assembly.stacks),
         "most_resources": most_resources,
+        "digest": digest[:12],
     }
 
 
@@ -143,6 +166,14 @@ def measure_once(kind: str, buckets: int, accounts: int, env: dict[str, str]) ->
     return {"seconds": elapsed, "peak_mib": peak / 1024, **figures}
 
 
+def _accounts(kind: str, accounts: int) -> str:
+    """The accounts column: compute accounts, or for an organisation row the compute account
+    and the member accounts its unit holds."""
+    if kind == "organisation":
+        return f"1 + {accounts} in the unit"
+    return str(accounts or "-")
+
+
 def main() -> None:
     """Run every scenario, or one (``--scenario``, used by the parent), and print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -168,13 +199,12 @@ def main() -> None:
         f"{'off' if arguments.without_builtin_validation else 'on (the default)'}"
     )
     header = (
-        "| app | buckets | compute accounts | wall s | x floor | x 1 bucket | peak MiB | "
+        "| app | buckets | accounts | wall s | x floor | x 1 bucket | peak MiB | "
         "largest bucket policy (B) | largest managed policy (chars) | policies per principal | "
-        "stacks | "
-        "most resources in a stack |"
+        "stacks | most resources in a stack | templates' digest |"
     )
     print(header)
-    print("|---" * 12 + "|")
+    print("|---" * 13 + "|")
     floor = one_bucket = 0.0
     for kind, buckets, accounts in SCENARIOS:
         row = measure(kind, buckets, accounts, arguments.repeat, env)
@@ -183,11 +213,11 @@ def main() -> None:
             one_bucket = row["seconds"]
         versus_one = f"{row['seconds'] / one_bucket:.2f}" if one_bucket else "-"
         print(
-            f"| {kind} | {buckets} | {accounts or '-'} | {row['seconds']:.1f} | "
+            f"| {kind} | {buckets} | {_accounts(kind, accounts)} | {row['seconds']:.1f} | "
             f"{row['seconds'] / floor:.2f} | {versus_one} | {row['peak_mib']:.0f} | "
             f"{row['bucket_policy']} | "
             f"{row['managed_policy']} | {row['policies_per_principal']} | {row['stacks']} | "
-            f"{row.get('most_resources', '-')} |",
+            f"{row.get('most_resources', '-')} | {row.get('digest', '-')} |",
             flush=True,
         )
 
