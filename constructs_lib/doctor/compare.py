@@ -22,12 +22,12 @@ more values and a negative one (``StringNotEquals``, ``ArnNotLike``...) with few
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 
-from constructs_lib.doctor.findings import Result
+from constructs_lib.doctor.findings import Finding, Result
 
 Statement = Mapping[str, Any]
 Extras = Literal["all", "risky", "none"]
@@ -161,6 +161,34 @@ def compare(
             if difference.result is not Result.DRIFTED or extras == "all":
                 differences.append(difference)
     return differences
+
+
+def statements_of(document: Mapping[str, Any]) -> list[Statement]:
+    """A policy document's statements (IAM also takes a lone statement)."""
+    raw = document.get("Statement", [])
+    return [raw] if isinstance(raw, Mapping) else list(raw)
+
+
+def policy_findings(
+    subject: str,
+    check: str,
+    planned: Sequence[Statement],
+    live: Mapping[str, Any],
+    partition: str,
+    *,
+    extras: Extras,
+    owner_account: str | None,
+    fix: Callable[[Difference], str],
+    holds: str,
+) -> list[Finding]:
+    """A live policy document compared with the planned statements: a finding per
+    difference, fixed as ``fix`` says, or one that passes saying what it ``holds``."""
+    differences = compare(
+        planned, statements_of(live), partition, extras=extras, owner_account=owner_account
+    )
+    if not differences:
+        return [Finding(subject, check, Result.OK, holds)]
+    return [Finding(subject, check, d.result, d.why, fix(d), d.sid) for d in differences]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from constructs_lib.doctor.aws import AccountAccess, ReadError, call
-from constructs_lib.doctor.compare import compare, normalise
+from constructs_lib.doctor.compare import compare, normalise, statements_of
 from constructs_lib.doctor.findings import Finding, Result
 from constructs_lib.plan import AccessPlan, ComputePlan
 
@@ -202,19 +202,9 @@ def _check_part(
     partition = compute.compute.partition
     wanted = {normalise(statement, partition) for statement in part["Statement"]}
     for document in documents.values():
-        statements = document.get("Statement", [])
-        live = [statements] if isinstance(statements, dict) else statements
-        if {normalise(statement, partition) for statement in live} == wanted:
+        if {normalise(statement, partition) for statement in statements_of(document)} == wanted:
             return []
-    live = [
-        statement
-        for document in documents.values()
-        for statement in (
-            [document["Statement"]]
-            if isinstance(document.get("Statement"), dict)
-            else document.get("Statement", [])
-        )
-    ]
+    live = [statement for document in documents.values() for statement in statements_of(document)]
     fix = _REDEPLOY.format(compute.stack_name)
     differences = compare(part["Statement"], live, partition, extras="none")
     if differences and all(

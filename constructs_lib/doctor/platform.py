@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from constructs_lib.doctor.aws import AccountAccess, ReadError, call
-from constructs_lib.doctor.compare import compare
+from constructs_lib.doctor.compare import policy_findings
 from constructs_lib.doctor.findings import Finding, Result
 from constructs_lib.plan import AccessPlan, PlatformPlan
 
@@ -217,20 +217,17 @@ class _PlatformDoctor:
             if error.code != "NoSuchEntity":
                 self.add(check, Result.NOT_CHECKED, error.reason)
             return
-        statements = live.get("Statement", [])
-        differences = compare(
+        self.findings += policy_findings(
+            PLATFORM_SUBJECT,
+            check,
             planned["Statement"],
-            [statements] if isinstance(statements, dict) else statements,
+            live,
             self.plan.settings.partition,
             extras="risky",
             owner_account=self.access.account,
+            fix=lambda _: self.redeploy,
+            holds=f"{role_name} trusts Platform with the credentials' External ID",
         )
-        for difference in differences:
-            self.add(check, difference.result, difference.why, self.redeploy, difference.sid)
-        if not differences:
-            self.add(
-                check, Result.OK, f"{role_name} trusts Platform with the credentials' External ID"
-            )
 
 
 def _token(access: AccountAccess, secret: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from constructs_lib import policies
 from constructs_lib.config import ValidGrant
 from constructs_lib.doctor.aws import AccountAccess, ReadError, call
-from constructs_lib.doctor.compare import Difference, compare
+from constructs_lib.doctor.compare import Difference, policy_findings
 from constructs_lib.doctor.findings import Finding, Result
 from constructs_lib.plan import AccessPlan
 
@@ -208,27 +208,17 @@ class _BucketDoctor:
             return None
         live: dict[str, Any] = json.loads(text)
         planned = self.plan.bucket_policies[self.grant.name]["Statement"]
-        differences = compare(
+        self.findings += policy_findings(
+            bucket_subject(self.grant),
+            "bucket policy",
             planned,
-            _statements(live),
+            live,
             self.plan.settings.partition,
             extras="all",
             owner_account=self.storage.account,
+            fix=lambda difference: _policy_fix(difference, redeploy),
+            holds=f"holds every planned statement ({len(planned)}) and no other",
         )
-        for difference in differences:
-            self.add(
-                "bucket policy",
-                difference.result,
-                difference.why,
-                _policy_fix(difference, redeploy),
-                difference.sid,
-            )
-        if not differences:
-            self.add(
-                "bucket policy",
-                Result.OK,
-                f"holds every planned statement ({len(planned)}) and no other",
-            )
         return live
 
     def key_arn(self) -> str | None:
@@ -330,23 +320,17 @@ class _BucketDoctor:
             return None
         live: dict[str, Any] = json.loads(text)
         planned = self.plan.key_statements[self.grant.name]
-        differences = compare(
+        self.findings += policy_findings(
+            bucket_subject(self.grant),
+            "key policy",
             planned,
-            _statements(live),
+            live,
             self.plan.settings.partition,
             extras="risky",
             owner_account=self.storage.account,
+            fix=lambda _: self._key_fix(),
+            holds=f"holds every planned statement ({len(planned)}) for the compute accounts",
         )
-        for difference in differences:
-            self.add(
-                "key policy", difference.result, difference.why, self._key_fix(), difference.sid
-            )
-        if not differences:
-            self.add(
-                "key policy",
-                Result.OK,
-                f"holds every planned statement ({len(planned)}) for the compute accounts",
-            )
         return live
 
     def _key_fix(self) -> str:
@@ -367,11 +351,6 @@ class _BucketDoctor:
         except ReadError:
             return key_id
         return arn
-
-
-def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    raw = document.get("Statement", [])
-    return [raw] if isinstance(raw, dict) else list(raw)
 
 
 def _policy_fix(difference: Difference, redeploy: str) -> str:
