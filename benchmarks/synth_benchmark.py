@@ -180,6 +180,11 @@ def main() -> None:
     parser.add_argument("--scenario", nargs=4, metavar=("KIND", "BUCKETS", "ACCOUNTS", "OUT"))
     parser.add_argument("--repeat", type=int, default=3, help="runs per row (median is shown)")
     parser.add_argument(
+        "--only",
+        choices=sorted({kind for kind, _, _ in SCENARIOS} - {"floor"}),
+        help="the rows of one kind only (with the floor and one bucket, which the ratios need)",
+    )
+    parser.add_argument(
         "--without-builtin-validation",
         action="store_true",
         help="turn off aws-cdk-lib's CloudFormation template validation (CDK_VALIDATION=false)",
@@ -206,7 +211,12 @@ def main() -> None:
     print(header)
     print("|---" * 13 + "|")
     floor = one_bucket = 0.0
-    for kind, buckets, accounts in SCENARIOS:
+    rows = [
+        (kind, buckets, accounts)
+        for kind, buckets, accounts in SCENARIOS
+        if arguments.only in (None, kind) or (kind, buckets) in (("floor", 1), ("construct", 1))
+    ]
+    for kind, buckets, accounts in rows:
         row = measure(kind, buckets, accounts, arguments.repeat, env)
         floor = floor or row["seconds"]
         if kind == "construct" and not one_bucket:
