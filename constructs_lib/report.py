@@ -905,11 +905,12 @@ def _attached(row: PrincipalsRow) -> str:
 
 
 def _units_text(row: PrincipalsRow) -> str:
-    """The accounts of an organisation's units: ``every account of organisation o-x``, or
-    ``the accounts of organisation o-x in or below the units `p1` or `p2```."""
+    """The accounts of an organisation's units: every account of the organisation (for its
+    root's path), or the accounts of the organisation in or below the units."""
     organization = _code(str(row.organization))
-    if any(unit.count("/") == 2 for unit in row.units):
-        return f"every account of organisation {organization}"
+    roots = [unit for unit in row.units if unit.count("/") == 2]
+    if roots:
+        return f"every account of organisation {organization} (its root's path {_code(roots[0])})"
     units = " or ".join(map(_code, row.units))
     unit = "unit" if len(row.units) == 1 else "units"
     return f"the accounts of organisation {organization} in or below the {unit} {units}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from constructs_lib import BucketGrant
+from constructs_lib import BucketGrant, OrganizationGrant
 from constructs_lib.config import ComputeAccount
 from constructs_lib.plan import AccessPlan
 from constructs_lib.report import (
@@ -22,6 +22,7 @@ from constructs_lib.report import (
     BucketSection,
     ComputeSection,
     ManagedPolicyRow,
+    OrganizationSection,
     PrincipalsRow,
     PrincipalsSection,
     Section,
@@ -36,6 +37,9 @@ from tests.conftest import (
     EXISTING_KEY_ARN,
     HEAD_JOB_ROLE_ARN,
     MAXIMAL_GRANTS,
+    ORG_ID,
+    ORG_ROOT,
+    ORGANIZATION,
     PROJECT_ROOT,
     REGION,
     STORAGE_ACCOUNT,
@@ -289,6 +293,8 @@ def heading_of(section: Section) -> str:
             return "Principals"
         case ComputeSection():
             return f"Compute account `{section.account}`"
+        case OrganizationSection():
+            return f"Organisation `{section.organization}`"
         case BucketSection():
             mode = "read-only" if section.read_only else "read-write"
             return f"Bucket `{section.bucket}` ({mode})"
@@ -301,7 +307,15 @@ def renders(row: Row, cells: list[str]) -> bool:
     if isinstance(row, ManagedPolicyRow):
         return codes(cells[0]) == [row.policy] and codes(cells[1]) == list(row.buckets)
     if isinstance(row, PrincipalsRow):
-        named = {*row.accounts, *row.patterns, row.path_prefix, row.path, row.example_path} - {None}
+        named = {
+            *row.accounts,
+            *row.patterns,
+            *row.units,
+            row.organization,
+            row.path_prefix,
+            row.path,
+            row.example_path,
+        } - {None}
         parts = row.s3_write_parts
         return (
             named <= set(codes(cells[0]))
@@ -340,6 +354,10 @@ RENDERED_PLANS = {
         compute_accounts=[SECOND, NAMED_ONLY],
     ),
     "split-s3-write-policy": plan_for(*many(300), work_bucket="work-a", compute_accounts=[SECOND]),
+    "organization-split": plan_for(*many(300), organization=ORGANIZATION),
+    "whole-organization": plan_for(
+        *MAXIMAL_GRANTS, organization=OrganizationGrant(ORG_ID, ou_paths=(ORG_ROOT,))
+    ),
 }
 
 
@@ -360,3 +378,19 @@ def test_a_report_for_several_constructs_renders_the_rows_of_each() -> None:
     plans = list(RENDERED_PLANS.values())
     expected = [len(section.rows) for plan in plans for section in report_data(plan).sections]
     assert [len(rows) for _, rows in tables(access_report(plans))] == expected
+
+
+def test_an_organization_grant_names_the_organization_its_units_and_the_stack_set() -> None:
+    report = access_report(plan_for(BucketGrant("data-b"), organization=ORGANIZATION))
+    principals = section(report, "Principals")
+    assert f"organisation `{ORG_ID}` in or below the unit `{ORGANIZATION.ou_paths[0]}`" in (
+        principals
+    )
+    assert "other than the storage account" in principals
+    assert "Principals of any other account (outside the accounts of organisation" in principals
+    organization = section(report, f"Organisation `{ORG_ID}`")
+    assert "The StackSet `Test-S3Write` (service-managed" in organization
+    assert "| `Test-S3Write` | `data-b` |" in organization
+    assert f"or every principal of the organisation `{ORG_ID}`" in section(
+        report, "Block Public Access"
+    )
