@@ -50,18 +50,7 @@ def _hints(cls: type) -> dict[str, Any]:
 def option_keys() -> dict[str, str]:
     """Each ``tower:`` key (without the prefix), mapped to the option it sets: a field name,
     or ``<field>.account`` / ``<field>.region`` for an Environment."""
-    keys: dict[str, str] = {}
-    for field in dataclasses.fields(AccessOptions):
-        hint = _hints(AccessOptions)[field.name]
-        if _holds_constructs(hint):
-            continue
-        if _is_environment(hint):
-            stem = camel(field.name.removesuffix(_ENV_SUFFIX))
-            for part in _ENV_PARTS:
-                keys[stem + part.title()] = f"{field.name}.{part}"
-        else:
-            keys[camel(field.name)] = field.name
-    return keys
+    return _field_keys(AccessOptions)
 
 
 def context_setting(setting: str) -> str:
