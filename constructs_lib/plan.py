@@ -9,7 +9,7 @@ while the plan is built, so an input AWS would refuse fails before anything is s
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -359,11 +359,13 @@ def _credentials(
 def _organization(
     settings: AccessSettings,
     computes: list[ComputePlan],
+    s3_write_of: Callable[[ComputeSettings], tuple[Document, ...]],
     construct_id: str,
     compute_base: str,
 ) -> OrganizationPlan | None:
     """The s3-write policy of the member accounts (the grants, without a work bucket: each
-    member has its own), split as a compute account's is, and where its StackSet is made."""
+    member has its own), split as a compute account's is by ``s3_write_of``, and where its
+    StackSet is made."""
     organization = settings.organization
     if organization is None:
         return None
@@ -374,7 +376,7 @@ def _organization(
         forge_role_prefix=organization.forge_role_prefix,
         forge_role_path=organization.forge_role_path,
     )
-    s3_write = _split_s3_write(settings, member)
+    s3_write = s3_write_of(member)
     base = check_policy_name(f"{construct_id}{ORGANIZATION_POLICY_SUFFIX}", "construct_id")
     check_stack_name(base, "construct_id")
     host = next(
@@ -399,25 +401,29 @@ def _organization(
 def plan_access(options: AccessOptions, construct_id: str) -> AccessPlan:
     """Validate ``options`` and compute everything the construct ``construct_id`` deploys.
 
-    Compute accounts without a work bucket share one computation of their s3-write policy:
-    it depends only on the grants then.
+    Compute accounts without a work bucket, and the organisation's member accounts, share one
+    computation of their s3-write policy: it depends only on the grants then.
     """
     settings = validate(options)
     compute_base = options.compute_stack_name or f"{construct_id}{COMPUTE_STACK_SUFFIX}"
     storage_base = options.storage_stack_name or f"{construct_id}{STORAGE_STACK_SUFFIX}"
     bucket_policies = _bucket_policies(settings)
     split: dict[str | None, tuple[Document, ...]] = {}
-    computes = []
-    for index, compute in enumerate(settings.computes):
+
+    def s3_write_of(compute: ComputeSettings) -> tuple[Document, ...]:
         shared = None if compute.work_bucket is None else compute.account
         if shared not in split:
             split[shared] = _split_s3_write(settings, compute)
+        return split[shared]
+
+    computes = []
+    for index, compute in enumerate(settings.computes):
         computes.append(
             ComputePlan(
                 construct_id="Compute" if index == 0 else f"Compute{compute.account}",
                 stack_name=compute_base if index == 0 else f"{compute_base}-{compute.account}",
                 compute=compute,
-                s3_write=split[shared],
+                s3_write=s3_write_of(compute),
             )
         )
     requests = _key_requests(settings)
@@ -446,5 +452,5 @@ def plan_access(options: AccessOptions, construct_id: str) -> AccessPlan:
         bucket_policies=bucket_policies,
         key_statements=key_statements,
         platform=_platform(settings),
-        organization=_organization(settings, computes, construct_id, compute_base),
+        organization=_organization(settings, computes, s3_write_of, construct_id, compute_base),
     )
