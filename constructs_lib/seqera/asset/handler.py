@@ -22,8 +22,6 @@ The access token is read from Secrets Manager on every invocation and is never l
 returned or put in an exception.
 """
 
-import hashlib
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -131,17 +129,9 @@ class Properties:
 
     @property
     def config(self) -> JsonObject:
-        """The CE without name and description: what cannot change in place."""
+        """The CE without name and description: what cannot change in place (equal configs
+        mean the CE can be changed in place)."""
         return {k: v for k, v in self.compute_env.items() if k not in ("name", "description")}
-
-    @property
-    def config_hash(self) -> str:
-        """First 8 hex of the sha256 of the canonical JSON of the CE without name and
-        description: equal hashes mean the CE can be changed in place."""
-        canonical = json.dumps(
-            self.config, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:HASH_LENGTH]
 
     @property
     def compute_env_name(self) -> str:
@@ -319,7 +309,7 @@ def _update(
 ) -> dict[str, Any]:
     """Same place and configuration: rename in place. Otherwise a (new or adopted) CE named
     for the new configuration; a different id makes CloudFormation delete the old CE."""
-    if props.location == old.location and props.config_hash == old.config_hash:
+    if props.location == old.location and props.config == old.config:
         current = _describe(platform, physical_id)
         if current is not None and _status(current) not in GOING:
             _rename(platform, physical_id, current, props)
