@@ -41,17 +41,17 @@ from client import (
     PlatformError,
 )
 from shared import (
-    BASE_NAME_MAX_LENGTH,
     GOING,
     HASH_LENGTH,
-    NAME_MAX_LENGTH,
     PLATFORM_ID,
     Owner,
+    check_base_name,
     hashed_name,
     load_json,
     owner_of,
     parse_connection,
     required,
+    text,
 )
 
 LOGGER = logging.getLogger("seqera.platform")
@@ -214,13 +214,7 @@ def parse_properties(raw: Mapping[str, Any], owner: Owner) -> Properties:
     compute_env = load_json(raw, "ComputeEnvironment", "{}")
     if not isinstance(compute_env, dict) or not isinstance(compute_env.get("config"), dict):
         raise ValueError("ComputeEnvironment must be a JSON object with a config object")
-    name = compute_env.get("name")
-    if not isinstance(name, str) or not name or len(name) > BASE_NAME_MAX_LENGTH:
-        raise ValueError(
-            f"ComputeEnvironment name must be 1 to {BASE_NAME_MAX_LENGTH} characters (the "
-            f"handler appends '-<{HASH_LENGTH} hex>' and Platform allows {NAME_MAX_LENGTH}), "
-            f"got {name!r}"
-        )
+    check_base_name(compute_env.get("name"), "ComputeEnvironment")
     props = Properties(
         api_url=connection.api_url,
         workspace_id=connection.workspace_id,
@@ -328,7 +322,7 @@ def _rename(
 ) -> None:
     """PUT the new name and description when they differ from Platform's."""
     wanted = (props.compute_env_name, props.description)
-    if (_text(current, "name"), _text(current, "description")) == wanted:
+    if (text(current, "name"), text(current, "description")) == wanted:
         LOGGER.info("Compute environment %s needs no change", compute_env_id)
         return
     LOGGER.info("Renaming compute environment %s to %s", compute_env_id, wanted[0])
@@ -437,11 +431,11 @@ def _await_available(
             )
         status = _status(compute_env)
         if status in FAILED or status in GOING:
-            message = _text(compute_env, "message") or "Platform gave no message"
+            message = text(compute_env, "message") or "Platform gave no message"
             raise PlatformError(
-                f"Seqera Platform reports compute environment {_text(compute_env, 'name')} "
+                f"Seqera Platform reports compute environment {text(compute_env, 'name')} "
                 f"({compute_env_id}) as {status}: {message}",
-                platform_message=_text(compute_env, "message") or None,
+                platform_message=text(compute_env, "message") or None,
             )
         if status != "AVAILABLE":
             LOGGER.info("Compute environment %s is %s", compute_env_id, status or "without status")
@@ -462,7 +456,7 @@ def _await_available(
         "IsComplete": True,
         "Data": {
             "ComputeEnvId": compute_env_id,
-            "ComputeEnvName": _text(compute_env, "name") or props.compute_env_name,
+            "ComputeEnvName": text(compute_env, "name") or props.compute_env_name,
             "InstanceRoleName": instance_role,
             "FargateRoleName": fargate_role,
             "DataLinkIds": ",".join(link_ids),
@@ -560,7 +554,7 @@ def _delete(platform: PlatformClient, props: Properties, physical_id: str) -> di
                 if not props.retain_on_delete:
                     raise PlatformError(
                         f"Seqera Platform refused to delete compute environment "
-                        f"{_text(compute_env, 'name')} ({target}) in {platform.workspace_label} "
+                        f"{text(compute_env, 'name')} ({target}) in {platform.workspace_label} "
                         f"because jobs are still running (HTTP 409: {err.platform_message}). "
                         "Let the jobs finish or cancel them, then retry; or set RetainOnDelete "
                         "to true to leave the compute environment in Platform when "
@@ -571,7 +565,7 @@ def _delete(platform: PlatformClient, props: Properties, physical_id: str) -> di
                 LOGGER.warning(
                     "Retained compute environment %s (%s): jobs are running (%s) and "
                     "RetainOnDelete is true; delete it in Platform when they are done",
-                    _text(compute_env, "name"),
+                    text(compute_env, "name"),
                     target,
                     err.platform_message,
                 )
@@ -640,9 +634,9 @@ def _remove_data_links(
         return
     family = re.compile(re.escape(props.base_name) + f"-[0-9a-f]{{{HASH_LENGTH}}}")
     heirs = [
-        _text(compute_env, "name")
+        text(compute_env, "name")
         for compute_env in platform.list_compute_envs()
-        if family.fullmatch(_text(compute_env, "name"))
+        if family.fullmatch(text(compute_env, "name"))
         and compute_env.get("id") != compute_env_id
         and _status(compute_env) not in GOING
     ]
@@ -668,9 +662,9 @@ def _find_links(platform: PlatformClient, link: DataLinkSpec) -> tuple[list[str]
     other: list[str] = []
     for found in platform.list_data_links(search=link.name):
         link_id = found.get("id")
-        if _text(found, "name") != link.name or not isinstance(link_id, str):
+        if text(found, "name") != link.name or not isinstance(link_id, str):
             continue
-        matches = _text(found, "resourceRef").rstrip("/") == link.resource_ref.rstrip("/")
+        matches = text(found, "resourceRef").rstrip("/") == link.resource_ref.rstrip("/")
         (same if matches else other).append(link_id)
     return same, other
 
@@ -700,7 +694,7 @@ def _find_live_entry(platform: PlatformClient, name: str) -> JsonObject | None:
     """The list entry of the CE called ``name`` that is not being deleted, if there is one."""
     for compute_env in platform.list_compute_envs():
         if (
-            _text(compute_env, "name") == name
+            text(compute_env, "name") == name
             and _status(compute_env) not in GOING
             and isinstance(compute_env.get("id"), str)
         ):
@@ -739,17 +733,11 @@ def _differences(entry: JsonObject, props: Properties) -> str:
     }
     found = []
     for key, value in wanted.items():
-        listed = _text(entry, key)
+        listed = text(entry, key)
         if listed and isinstance(value, str) and value and listed != value:
             found.append(f"{key} {listed!r} instead of {value!r}")
     return "; ".join(found)
 
 
 def _status(compute_env: JsonObject) -> str:
-    return _text(compute_env, "status").upper()
-
-
-def _text(obj: JsonObject, key: str) -> str:
-    """A string field; empty when missing, null or not a string."""
-    value = obj.get(key)
-    return value if isinstance(value, str) else ""
+    return text(compute_env, "status").upper()
