@@ -21,14 +21,12 @@ from constructs_lib.config import (
     OrganizationGrant,
 )
 from constructs_lib.defaults import (
-    COMPUTE_STACK_SUFFIX,
     DEFAULT_ABORT_INCOMPLETE_UPLOADS_DAYS,
     DEFAULT_ACCESS_LOGS_EXPIRE_DAYS,
     DEFAULT_FORGE_ROLE_PATH,
     DEFAULT_FORGE_ROLE_PREFIX,
     DEFAULT_MAX_MANAGED_POLICIES,
     DEFAULT_NONCURRENT_VERSIONS_EXPIRE_DAYS,
-    STORAGE_STACK_SUFFIX,
 )
 from constructs_lib.nag import add_packs
 from constructs_lib.organization_stack import OrganizationStack, OrganizationStackSet
@@ -172,6 +170,8 @@ class CrossAccountBucketAccess(Construct):
         cls, scope: Construct, construct_id: str, options: AccessOptions
     ) -> CrossAccountBucketAccess:
         """The construct made from an ``AccessOptions`` (as the app and the Stage do)."""
+        if not isinstance(options, AccessOptions):
+            raise ConfigError("options", options, "an AccessOptions")
         return cls(
             scope,
             construct_id,
@@ -243,23 +243,15 @@ class CrossAccountBucketAccessStage(cdk.Stage):
 
     A pipeline in a tools account adds this stage to deploy both accounts' stacks in order.
     The options are checked before anything is kept: on a bad one the stage is taken out of
-    ``scope`` again and ConfigError raised. Stacks are named ``<stage id>-Compute`` and
-    ``<stage id>-Storage`` unless the options name them.
+    ``scope`` again and ConfigError raised. The construct inside carries the stage's id, so
+    its names do too: stacks ``<stage id>-Compute`` and ``<stage id>-Storage`` unless the
+    options name them, and an organisation's StackSet and policies ``<stage id>-S3Write``.
     """
 
     def __init__(self, scope: Construct, construct_id: str, options: AccessOptions) -> None:
-        if not isinstance(options, AccessOptions):
-            raise ConfigError("options", options, "an AccessOptions")
-        named = dataclasses.replace(
-            options,
-            compute_stack_name=options.compute_stack_name
-            or f"{construct_id}{COMPUTE_STACK_SUFFIX}",
-            storage_stack_name=options.storage_stack_name
-            or f"{construct_id}{STORAGE_STACK_SUFFIX}",
-        )
         super().__init__(scope, construct_id)
         try:
-            self.access = CrossAccountBucketAccess.from_options(self, "Access", named)
+            self.access = CrossAccountBucketAccess.from_options(self, construct_id, options)
         except ConfigError:
             scope.node.try_remove_child(construct_id)
             raise

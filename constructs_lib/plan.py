@@ -361,7 +361,6 @@ def _organization(
     computes: list[ComputePlan],
     s3_write_of: Callable[[ComputeSettings], tuple[Document, ...]],
     construct_id: str,
-    compute_base: str,
 ) -> OrganizationPlan | None:
     """The s3-write policy of the member accounts (the grants, without a work bucket: each
     member has its own), split as a compute account's is by ``s3_write_of``, and where its
@@ -394,7 +393,7 @@ def _organization(
         policy_names=tuple(numbered(base, index) for index in range(len(s3_write))),
         stack_set_name=base,
         host=host,
-        stack_name=f"{compute_base.removesuffix(COMPUTE_STACK_SUFFIX)}{ORGANIZATION_STACK_SUFFIX}",
+        stack_name=f"{construct_id}{ORGANIZATION_STACK_SUFFIX}",
     )
 
 
@@ -452,5 +451,5 @@ def plan_access(options: AccessOptions, construct_id: str) -> AccessPlan:
         bucket_policies=bucket_policies,
         key_statements=key_statements,
         platform=_platform(settings),
-        organization=_organization(settings, computes, s3_write_of, construct_id, compute_base),
+        organization=_organization(settings, computes, s3_write_of, construct_id),
     )

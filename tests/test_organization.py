@@ -18,7 +18,12 @@ import pytest
 from aws_cdk import aws_iam as iam
 
 from app import CONSTRUCT_ID
-from constructs_lib import BucketGrant, OrganizationGrant, PlatformComputeEnvironment
+from constructs_lib import (
+    BucketGrant,
+    CrossAccountBucketAccessStage,
+    OrganizationGrant,
+    PlatformComputeEnvironment,
+)
 from constructs_lib.config import NAG_PACKS, AccountRegion, ComputeAccount
 from constructs_lib.context import options_from_context
 from constructs_lib.errors import ConfigError
@@ -219,6 +224,33 @@ def test_the_member_policies_have_fixed_names_from_the_construct_id() -> None:
     assert plan.organization.policy_arns(THIRD_ACCOUNT) == (
         f"arn:aws:iam::{THIRD_ACCOUNT}:policy/Genomics-S3Write",
     )
+
+
+def test_stages_granting_one_organization_name_their_stack_sets_and_policies_apart() -> None:
+    app = cdk.App()
+    names = {}
+    for stage_id in ("Staging", "Production"):
+        grant = BucketGrant(f"{stage_id.lower()}-data-b")
+        options = options_for(grant, organization=ORGANIZATION)
+        stage = CrossAccountBucketAccessStage(app, stage_id, options)
+        organization = stage.access.plan.organization
+        assert organization is not None
+        names[stage_id] = (organization.stack_set_name, organization.policy_names)
+    assert names == {
+        "Staging": ("Staging-S3Write", ("Staging-S3Write",)),
+        "Production": ("Production-S3Write", ("Production-S3Write",)),
+    }
+
+
+def test_an_admin_stack_of_its_own_is_named_for_the_construct_whatever_the_compute_stack_is() -> (
+    None
+):
+    admin = with_organization(admin_env=AccountRegion(ADMIN_ACCOUNT, "us-east-1"))
+    plan = plan_access(
+        options_for(DATA, organization=admin, compute_stack_name="genomics-compute"), "Genomics"
+    )
+    assert plan.organization is not None
+    assert plan.organization.stack_name == "Genomics-Organization"
 
 
 def test_a_split_member_policy_numbers_its_further_parts() -> None:
