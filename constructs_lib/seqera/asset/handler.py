@@ -44,6 +44,7 @@ from shared import (
     GOING,
     HASH_LENGTH,
     PLATFORM_ID,
+    Connection,
     Owner,
     check_base_name,
     hashed_name,
@@ -112,11 +113,8 @@ class DataLinkSpec:
 class Properties:
     """The custom resource's properties, parsed and checked (CloudFormation sends strings)."""
 
-    api_url: str
-    workspace_id: str | None
-    token_secret: str
+    connection: Connection
     forge_role_prefix: str
-    retain_on_delete: bool
     data_links: tuple[DataLinkSpec, ...]
     compute_env: JsonObject
     owner: Owner
@@ -151,11 +149,6 @@ class Properties:
         credentials_id = self.compute_env.get("credentialsId")
         return credentials_id if isinstance(credentials_id, str) else ""
 
-    @property
-    def location(self) -> tuple[str, str | None]:
-        """Where the CE lives: a change here means a CE elsewhere."""
-        return self.api_url, self.workspace_id
-
 
 def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Start a Create, Update or Delete; returns the physical id for is_complete."""
@@ -165,8 +158,10 @@ def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]
         LOGGER.info("%s of %s (%s)", request_type, event.get("LogicalResourceId"), creds.location)
         return credentials.on_event(event, _connect(creds.connection, context), creds)
     props = parse_properties(event.get("ResourceProperties") or {}, owner_of(event))
-    LOGGER.info("%s of %s (%s)", request_type, event.get("LogicalResourceId"), props.location)
-    platform = _connect(props, context)
+    LOGGER.info(
+        "%s of %s (%s)", request_type, event.get("LogicalResourceId"), props.connection.location
+    )
+    platform = _connect(props.connection, context)
     if request_type == "Create":
         return _create(platform, props)
     if request_type == "Update":
@@ -187,7 +182,7 @@ def is_complete(event: Mapping[str, Any], context: LambdaContext) -> dict[str, A
     if request_type == "Delete" and not compute_env_id:
         return {"IsComplete": True}
     props = parse_properties(event.get("ResourceProperties") or {}, owner_of(event))
-    platform = _connect(props, context)
+    platform = _connect(props.connection, context)
     try:
         if request_type == "Delete":
             return {"IsComplete": _is_gone(platform, compute_env_id)}
@@ -216,11 +211,8 @@ def parse_properties(raw: Mapping[str, Any], owner: Owner) -> Properties:
         raise ValueError("ComputeEnvironment must be a JSON object with a config object")
     check_base_name(compute_env.get("name"), "ComputeEnvironment")
     props = Properties(
-        api_url=connection.api_url,
-        workspace_id=connection.workspace_id,
-        token_secret=connection.token_secret,
+        connection=connection,
         forge_role_prefix=required(raw, "ForgeRolePrefix"),
-        retain_on_delete=connection.retain_on_delete,
         data_links=_data_links(load_json(raw, "DataLinks", "[]")),
         compute_env=compute_env,
         owner=owner,
@@ -248,25 +240,14 @@ def _data_links(value: Any) -> tuple[DataLinkSpec, ...]:
     return tuple(links)
 
 
-class Endpoint(Protocol):
-    """Where Platform is and where its token is kept (both resources' properties have it)."""
-
-    @property
-    def api_url(self) -> str: ...
-
-    @property
-    def workspace_id(self) -> str | None: ...
-
-    @property
-    def token_secret(self) -> str: ...
-
-
-def _connect(props: Endpoint, context: LambdaContext) -> PlatformClient:
+def _connect(connection: Connection, context: LambdaContext) -> PlatformClient:
     """A client whose retries end a margin before the Lambda would time out."""
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = PACING.clock() + remaining - min(DEADLINE_MARGIN_SECONDS, remaining / 4)
-    token = _read_token(props.token_secret)
-    return PlatformClient(props.api_url, token, props.workspace_id, deadline, pacing=PACING)
+    token = _read_token(connection.token_secret)
+    return PlatformClient(
+        connection.api_url, token, connection.workspace_id, deadline, pacing=PACING
+    )
 
 
 def _read_token(secret_id: str) -> str:
@@ -303,7 +284,7 @@ def _update(
 ) -> dict[str, Any]:
     """Same place and configuration: rename in place. Otherwise a (new or adopted) CE named
     for the new configuration; a different id makes CloudFormation delete the old CE."""
-    if props.location == old.location and props.config == old.config:
+    if props.connection.location == old.connection.location and props.config == old.config:
         current = _describe(platform, physical_id)
         if current is not None and _status(current) not in GOING:
             _rename(platform, physical_id, current, props)
@@ -551,7 +532,7 @@ def _delete(platform: PlatformClient, props: Properties, physical_id: str) -> di
         except ConflictError as err:
             again = _describe(platform, target)
             if again is not None and _status(again) not in GOING:
-                if not props.retain_on_delete:
+                if not props.connection.retain_on_delete:
                     raise PlatformError(
                         f"Seqera Platform refused to delete compute environment "
                         f"{text(compute_env, 'name')} ({target}) in {platform.workspace_label} "
@@ -590,7 +571,7 @@ def _sync_data_links(
     platform: PlatformClient, props: Properties, old: Properties | None
 ) -> list[str]:
     """Remove the links an update dropped, then create or adopt the wanted ones; their ids."""
-    if old is not None and old.location == props.location:
+    if old is not None and old.connection.location == props.connection.location:
         wanted = {(link.name, link.resource_ref) for link in props.data_links}
         for link in old.data_links:
             if (link.name, link.resource_ref) not in wanted:
