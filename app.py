@@ -16,9 +16,10 @@ import aws_cdk as cdk
 
 from constructs_lib import ConfigError, CrossAccountBucketAccess
 from constructs_lib.context import in_context_terms, options_from_context
+from constructs_lib.defaults import DEFAULT_CONSTRUCT_ID
 from constructs_lib.report import write_access_report
 
-CONSTRUCT_ID = "TowerCrossAccount"
+CONSTRUCT_ID = DEFAULT_CONSTRUCT_ID
 
 
 def build_app(context: Mapping[str, object] | None = None, outdir: str | None = None) -> cdk.App:

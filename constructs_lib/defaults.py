@@ -11,6 +11,9 @@ DEFAULT_FORGE_ROLE_PREFIX: Final = "TowerForge"
 DEFAULT_FORGE_ROLE_PATH: Final = "/"
 # IAM's default quota of managed policies per role or user; it can be raised to 20.
 DEFAULT_MAX_MANAGED_POLICIES: Final = 10
+# The construct id the example app (app.py) gives the construct, which the doctor assumes
+# unless told otherwise; stack names derive from it.
+DEFAULT_CONSTRUCT_ID: Final = "TowerCrossAccount"
 # Stack names: "<construct id>-Compute" and "<construct id>-Storage" unless named.
 COMPUTE_STACK_SUFFIX: Final = "-Compute"
 STORAGE_STACK_SUFFIX: Final = "-Storage"

@@ -20,6 +20,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError
 
 from constructs_lib.context import in_context_terms, options_from_context
+from constructs_lib.defaults import DEFAULT_CONSTRUCT_ID
 from constructs_lib.doctor.aws import AccountAccess
 from constructs_lib.doctor.findings import EXIT_NOT_CHECKED, exit_code
 from constructs_lib.doctor.platform import api_url_problem
@@ -29,8 +30,6 @@ from constructs_lib.errors import ConfigError
 from constructs_lib.plan import AccessPlan, plan_access
 
 PROGRAM = "cdk-tower-doctor"
-# The construct id the example app (app.py) gives the construct; stack names derive from it.
-DEFAULT_CONSTRUCT_ID = "TowerCrossAccount"
 CDK_JSON = "cdk.json"
 TERMINAL_FALLBACK = (120, 24)
 

@@ -20,13 +20,13 @@ from client import PlatformClient
 from emulator import PlatformEmulator
 
 from constructs_lib.context import options_from_context
+from constructs_lib.defaults import DEFAULT_CONSTRUCT_ID
 from constructs_lib.doctor.aws import AccountAccess
 from constructs_lib.doctor.run import PlatformAccess, Setup
 from constructs_lib.plan import AccessPlan, plan_access
 from tests.conftest import COMPUTE_ACCOUNT, REGION, STORAGE_ACCOUNT
 from tests.deploy.harness import Accounts, profile_name
 
-CONSTRUCT_ID = "TowerCrossAccount"
 TOKEN = "eyJ0aWQiOiA0Mn0.ZG9jdG9yLXRlc3QtdG9rZW4tdmFsdWU"
 SECRET_NAME = "seqera/doctor-token"
 WORKSPACE = "40230138858677"
@@ -75,7 +75,7 @@ def doctor_context(reference_key_arn: str) -> dict[str, Any]:
 
 def plan_of(context: Mapping[str, Any]) -> AccessPlan:
     """The plan the doctor computes from the same context."""
-    return plan_access(options_from_context(context.get, context.keys()), CONSTRUCT_ID)
+    return plan_access(options_from_context(context.get, context.keys()), DEFAULT_CONSTRUCT_ID)
 
 
 def owner_key_policy(*statements: Mapping[str, Any]) -> str:
