@@ -288,6 +288,17 @@ class ValidGrant:
         return self.kms_key_arn is not None or self.create_kms_key
 
 
+def role_arn(partition: str, account: str, path_and_name: str) -> str:
+    """The ARN of role ``path_and_name`` (its path, if any, then its name) in ``account``."""
+    return f"arn:{partition}:iam::{account}:role/{path_and_name}"
+
+
+def forge_role_pattern(partition: str, account: str, path: str, prefix: str) -> str:
+    """The ``aws:PrincipalArn`` pattern of the roles at ``path`` whose name starts with
+    ``prefix``, in ``account`` (``*`` for any)."""
+    return role_arn(partition, account, f"{path.removeprefix('/')}{prefix}*")
+
+
 @dataclass(frozen=True)
 class ComputeSettings:
     """One validated compute account: its Forge role pattern, named roles and work bucket."""
@@ -315,8 +326,11 @@ class ComputeSettings:
         """The pattern of the roles the Forge prefix admits (none without a prefix)."""
         if self.forge_role_prefix is None:
             return ()
-        role = f"role{self.forge_role_path}{self.forge_role_prefix}"
-        return (f"arn:{self.partition}:iam::{self.account}:{role}*",)
+        return (
+            forge_role_pattern(
+                self.partition, self.account, self.forge_role_path, self.forge_role_prefix
+            ),
+        )
 
     @property
     def deeper_pattern(self) -> tuple[str, ...]:
@@ -368,8 +382,7 @@ class OrganizationSettings:
     @property
     def prefix_pattern(self) -> str:
         """``aws:PrincipalArn`` pattern of the admitted roles, in any account."""
-        role = f"role{self.forge_role_path}{self.forge_role_prefix}"
-        return f"arn:{self.partition}:iam::*:{role}*"
+        return forge_role_pattern(self.partition, "*", self.forge_role_path, self.forge_role_prefix)
 
     @property
     def deeper_pattern(self) -> str:
@@ -935,7 +948,7 @@ def _with_credentials_role(
         )
     if not platform.register_data_links:
         return compute
-    arn = f"arn:{partition}:iam::{compute.account}:role/{name}"
+    arn = role_arn(partition, compute.account, name)
     return dataclasses.replace(compute, credentials_role_arn=arn)
 
 

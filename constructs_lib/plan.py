@@ -24,6 +24,7 @@ from constructs_lib.config import (
     check_policy_name,
     check_stack_name,
     credentials_role_name,
+    role_arn,
     validate,
 )
 from constructs_lib.defaults import (
@@ -335,7 +336,7 @@ def _credentials(
         return None
     compute = settings.primary
     name = credentials_role_name(platform)
-    arn = f"arn:{settings.partition}:iam::{compute.account}:role/{name}"
+    arn = role_arn(settings.partition, compute.account, name)
     work_bucket = platform.work_dir.removeprefix("s3://").split("/", 1)[0]
     return CredentialsPlan(
         role_name=name,
