@@ -373,6 +373,15 @@ class PlatformClient:
         return value
 
 
+def unlisted_403(
+    err: PlatformError, object_id: str, listing: Callable[[], list[JsonObject]]
+) -> bool:
+    """Whether ``err`` means that ``object_id`` does not exist. Platform answers 403 rather
+    than 404 for ids it does not know, so a 403 counts as "gone" when the workspace's list
+    (``listing``, read with the same token) does not have the id; otherwise the 403 stands."""
+    return err.status == 403 and not any(entry.get("id") == object_id for entry in listing())
+
+
 def _field(answer: Any, name: str) -> Any:
     """A field of a JSON object answer, or None whatever the answer's shape."""
     return answer.get(name) if isinstance(answer, dict) else None

@@ -33,6 +33,7 @@ from client import (
     NotFoundError,
     PlatformClient,
     PlatformError,
+    unlisted_403,
 )
 from shared import (
     GOING,
@@ -316,21 +317,17 @@ def _differences(current: JsonObject, props: CredentialsProperties) -> str:
 
 
 def _describe(platform: PlatformClient, credentials_id: str) -> JsonObject | None:
-    """The credentials, or None when they do not exist. Platform answers 403 for ids it
-    does not know, so a 403 counts as "gone" when the workspace's list does not have the id."""
+    """The credentials, or None when they do not exist (a 404, or a 403 for an id the
+    workspace does not list: see client.unlisted_403)."""
     try:
         return platform.describe_credentials(credentials_id)
     except NotFoundError:
         return None
     except AuthError as err:
-        if err.status != 403 or _listed(platform, credentials_id):
+        if not unlisted_403(err, credentials_id, platform.list_credentials):
             raise
         LOGGER.info("Platform answered 403 for %s, which it does not list: gone", credentials_id)
         return None
-
-
-def _listed(platform: PlatformClient, credentials_id: str) -> bool:
-    return any(entry.get("id") == credentials_id for entry in platform.list_credentials())
 
 
 # Delete
@@ -376,7 +373,7 @@ def _delete(
     except NotFoundError:
         LOGGER.info("Credentials %s are already gone", target)
     except AuthError as err:
-        if err.status != 403 or _listed(platform, target):
+        if not unlisted_403(err, target, platform.list_credentials):
             raise
         LOGGER.info("Credentials %s are already gone (Platform answered 403)", target)
     except ConflictError as err:

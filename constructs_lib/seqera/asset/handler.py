@@ -39,6 +39,7 @@ from client import (
     Pacing,
     PlatformClient,
     PlatformError,
+    unlisted_403,
 )
 from shared import (
     GOING,
@@ -654,18 +655,14 @@ def _find_links(platform: PlatformClient, link: DataLinkSpec) -> tuple[list[str]
 
 
 def _describe(platform: PlatformClient, compute_env_id: str) -> JsonObject | None:
-    """The CE, or None when it does not exist. Platform answers 403 rather than 404 for ids
-    it does not know, so a 403 counts as "gone" when the workspace's list (readable with the
-    same token) does not have the id; otherwise the 403 stands."""
+    """The CE, or None when it does not exist (a 404, or a 403 for an id the workspace does
+    not list: see client.unlisted_403)."""
     try:
         return platform.describe_compute_env(compute_env_id)
     except NotFoundError:
         return None
     except AuthError as err:
-        if err.status != 403:
-            raise
-        listed = any(ce.get("id") == compute_env_id for ce in platform.list_compute_envs())
-        if listed:
+        if not unlisted_403(err, compute_env_id, platform.list_compute_envs):
             raise
         LOGGER.info("Platform answered 403 for %s, which it does not list: gone", compute_env_id)
         return None
