@@ -360,9 +360,6 @@ class OrganizationSettings:
     admin_account: str
     admin_region: str
     delegated_admin: bool
-    storage_account: str
-    """The storage account, whose own roles the organisation's statements leave out: its
-    principals get what its IAM policies give them, as without the grant."""
 
     @property
     def whole_organization(self) -> bool:
@@ -830,7 +827,7 @@ def _check_ou_paths(paths: object, org_id: str) -> tuple[str, ...]:
 
 
 def _check_organization(
-    grant: object, partition: str, primary: ComputeSettings, storage_account: str
+    grant: object, partition: str, primary: ComputeSettings
 ) -> OrganizationSettings:
     """Check the organisation grant; its regions default to the first compute account's."""
     if not isinstance(grant, OrganizationGrant):
@@ -894,7 +891,6 @@ def _check_organization(
         admin_account=admin_account,
         admin_region=admin_region,
         delegated_admin=grant.delegated_admin,
-        storage_account=storage_account,
     )
 
 
@@ -1031,7 +1027,7 @@ def validate(options: AccessOptions) -> AccessSettings:
     organization = (
         None
         if options.organization is None
-        else _check_organization(options.organization, partition, computes[0], storage)
+        else _check_organization(options.organization, partition, computes[0])
     )
     platform = None if options.platform is None else validate_platform(options.platform)
     if platform is not None:

@@ -374,7 +374,9 @@ def merged(*conditions: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def organization_condition(organization: OrganizationSettings) -> dict[str, Any]:
+def organization_condition(
+    organization: OrganizationSettings, storage_account: str
+) -> dict[str, Any]:
     """The condition that narrows every principal to the organisation's Forge roles: a role
     whose name starts with the Forge prefix (at the Forge path, no deeper), of an account of
     the organisation in one of the units (or below), other than the storage account.
@@ -382,11 +384,12 @@ def organization_condition(organization: OrganizationSettings) -> dict[str, Any]
     ``aws:PrincipalOrgID`` is a fixed value, which keeps the policy non-public under S3 Block
     Public Access; ``aws:PrincipalOrgPaths`` narrows it to the units (left out when a root's
     path grants the whole organisation). The storage account's own roles are left out: a
-    bucket policy alone would give them access without any IAM policy of theirs.
+    bucket policy alone would give them access without any IAM policy of theirs (they get
+    what their IAM policies give them, as without the grant).
     """
     condition: dict[str, Any] = {
         "StringEquals": {PRINCIPAL_ORG_ID: organization.org_id},
-        "StringNotEquals": {PRINCIPAL_ACCOUNT: organization.storage_account},
+        "StringNotEquals": {PRINCIPAL_ACCOUNT: storage_account},
         "ArnLike": {PRINCIPAL_ARN: organization.prefix_pattern},
         "ArnNotLike": {PRINCIPAL_ARN: organization.deeper_pattern},
     }
@@ -397,11 +400,14 @@ def organization_condition(organization: OrganizationSettings) -> dict[str, Any]
     return condition
 
 
-def _for_organization(
-    statements: list[Statement], organization: OrganizationSettings
-) -> list[Statement]:
-    """The statements again for the organisation's Forge roles: every principal, narrowed by
-    ``organization_condition``, under Sids starting with ``Org``."""
+def _for_organization(statements: list[Statement], settings: AccessSettings) -> list[Statement]:
+    """The statements again for the organisation's Forge roles (none without an organisation
+    grant): every principal, narrowed by ``organization_condition``, under Sids starting with
+    ``Org``."""
+    organization = settings.organization
+    if organization is None:
+        return []
+    narrowed = organization_condition(organization, settings.storage_account)
     return [
         {
             "Sid": f"{ORG_SID_PREFIX}{statement['Sid']}",
@@ -409,9 +415,7 @@ def _for_organization(
             "Principal": EVERY_PRINCIPAL,
             "Action": statement["Action"],
             "Resource": statement["Resource"],
-            "Condition": merged(
-                statement.get("Condition", {}), organization_condition(organization)
-            ),
+            "Condition": merged(statement.get("Condition", {}), narrowed),
         }
         for statement in statements
     ]
@@ -455,10 +459,7 @@ def bucket_policy_document(settings: AccessSettings, grant: ValidGrant) -> Docum
     ]
     denies = _encryption_denies(settings, grant)
     statements += denies
-    organization = settings.organization
-    if organization is not None:
-        statements += _for_organization(grants, organization)
-        statements += _for_organization(denies, organization)
+    statements += _for_organization([*grants, *denies], settings)
     statements.append(deny_insecure_transport(bucket_arn(settings.partition, grant.name)))
     statements += [
         kept
@@ -556,8 +557,7 @@ def key_policy_statements(
         }
         for use in uses
     ]
-    if settings.organization is not None:
-        statements += _for_organization(uses, settings.organization)
+    statements += _for_organization(uses, settings)
     if created:
         statements.append(deny_grants_outside_aws())
     return statements
