@@ -148,7 +148,7 @@ def on_event(
     raise ValueError(f"Unknown RequestType {request_type!r}")
 
 
-def is_complete(event: Mapping[str, Any]) -> dict[str, Any]:
+def is_complete() -> dict[str, Any]:
     """Nothing to wait for: Platform makes and deletes credentials at once."""
     return {"IsComplete": True}
 

@@ -177,7 +177,7 @@ def is_complete(event: Mapping[str, Any], context: LambdaContext) -> dict[str, A
     """Poll: done when the CE is AVAILABLE (Create, Update) or gone (Delete). Credentials
     are complete when on_event returns."""
     if _resource_type(event) == CREDENTIALS_TYPE:
-        return credentials.is_complete(event)
+        return credentials.is_complete()
     request_type = event["RequestType"]
     compute_env_id = str(event.get(WATCH_FIELD, event["PhysicalResourceId"]))
     if request_type == "Delete" and not compute_env_id:
