@@ -30,8 +30,11 @@ KMS_READ_ACTIONS = ("kms:Decrypt",)
 KMS_WRITE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 BUCKET_POLICY_LIMIT = 20 * 1024
 MANAGED_POLICY_LIMIT = 6144
-# The Sids of the statements the construct writes into a bucket policy.
-CONSTRUCT_BUCKET_POLICY_SIDS = (
+# Prefixes the organisation's statements' Sids carry.
+ORG_SID_PREFIX = "Org"
+# The Sids of the statements the construct writes into a bucket policy for listed accounts,
+# each again for an organisation (but the TLS requirement, which holds for everyone).
+_ACCOUNT_BUCKET_POLICY_SIDS = (
     "ForgeBucket",
     "ForgeList",
     "ForgeLocation",
@@ -39,14 +42,11 @@ CONSTRUCT_BUCKET_POLICY_SIDS = (
     "DenyOtherEncryption",
     "DenyOtherKeys",
     "DenyCustomerKeys",
+)
+CONSTRUCT_BUCKET_POLICY_SIDS = (
+    *_ACCOUNT_BUCKET_POLICY_SIDS,
     "DenyInsecureTransport",
-    "OrgForgeBucket",
-    "OrgForgeList",
-    "OrgForgeLocation",
-    "OrgForgeObjects",
-    "OrgDenyOtherEncryption",
-    "OrgDenyOtherKeys",
-    "OrgDenyCustomerKeys",
+    *(f"{ORG_SID_PREFIX}{sid}" for sid in _ACCOUNT_BUCKET_POLICY_SIDS),
 )
 PRINCIPAL_ARN = "aws:PrincipalArn"
 PRINCIPAL_ACCOUNT = "aws:PrincipalAccount"
@@ -54,8 +54,6 @@ PRINCIPAL_ORG_ID = "aws:PrincipalOrgID"
 PRINCIPAL_ORG_PATHS = "aws:PrincipalOrgPaths"
 # The organisation's statements name every principal and narrow it by these conditions.
 EVERY_PRINCIPAL = {"AWS": "*"}
-# Prefixes the organisation's statements' Sids carry.
-ORG_SID_PREFIX = "Org"
 # The account that owns the bucket a request names: S3 sets it on every request.
 RESOURCE_ACCOUNT = "s3:ResourceAccount"
 # What a write asks of encryption: the kind, the KMS key, and a key of the caller's (SSE-C).
