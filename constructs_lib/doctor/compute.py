@@ -52,13 +52,11 @@ def check_compute_account(
     subject = compute_subject(compute)
     findings: list[Finding] = []
     try:
-        needed = _needed_roles(plan, compute, access, compute_env_ids)
+        forge = _forge_roles(compute, access, compute_env_ids)
     except ReadError as error:
         return [Finding(subject, "Forge roles", Result.NOT_CHECKED, error.reason)], []
     settings = compute.compute
-    if settings.forge_role_prefix is not None and not any(
-        role.name.startswith(settings.forge_role_prefix) for role in needed
-    ):
+    if settings.forge_role_prefix is not None and not forge:
         where = "" if compute_env_ids is None else " for the Platform compute environment"
         findings.append(
             Finding(
@@ -73,7 +71,7 @@ def check_compute_account(
         )
     carriers: list[str] = []
     policies = _PolicyReader(access)
-    for role in needed:
+    for role in [*forge, *_named_roles(plan, compute)]:
         role_findings, arn = _check_role(compute, role, access, policies, subject)
         findings += role_findings
         if arn is not None and role.runs_jobs:
@@ -81,26 +79,32 @@ def check_compute_account(
     return findings, carriers
 
 
-def _needed_roles(
-    plan: AccessPlan,
-    compute: ComputePlan,
-    access: AccountAccess,
-    compute_env_ids: Sequence[str] | None,
+def _forge_roles(
+    compute: ComputePlan, access: AccountAccess, compute_env_ids: Sequence[str] | None
 ) -> list[NeededRole]:
+    """The Batch Forge roles that run jobs, found by the prefix (none without one)."""
     settings = compute.compute
     needed: list[NeededRole] = []
-    if settings.forge_role_prefix is not None:
-        for role in _roles_under(access, settings.forge_role_path):
-            name = role["RoleName"]
-            if not name.startswith(settings.forge_role_prefix) or not name.endswith(
-                FORGE_DATA_ROLE_SUFFIXES
-            ):
-                continue
-            if compute_env_ids is not None and not any(f"-{ce}-" in name for ce in compute_env_ids):
-                continue
-            needed.append(NeededRole(name, "a Batch Forge role its jobs run as"))
-    for arn in settings.forge_role_arns:
-        needed.append(NeededRole(arn.rsplit("/", 1)[-1], f"named in forgeRoleArns ({arn})"))
+    if settings.forge_role_prefix is None:
+        return needed
+    for role in _roles_under(access, settings.forge_role_path):
+        name = role["RoleName"]
+        if not name.startswith(settings.forge_role_prefix) or not name.endswith(
+            FORGE_DATA_ROLE_SUFFIXES
+        ):
+            continue
+        if compute_env_ids is not None and not any(f"-{ce}-" in name for ce in compute_env_ids):
+            continue
+        needed.append(NeededRole(name, "a Batch Forge role its jobs run as"))
+    return needed
+
+
+def _named_roles(plan: AccessPlan, compute: ComputePlan) -> list[NeededRole]:
+    """The roles named by ARN, and the Platform credentials role in the first account."""
+    needed = [
+        NeededRole(arn.rsplit("/", 1)[-1], f"named in forgeRoleArns ({arn})")
+        for arn in compute.compute.forge_role_arns
+    ]
     credentials = plan.platform.credentials if plan.platform is not None else None
     if credentials is not None and compute is plan.computes[0]:
         needed.append(

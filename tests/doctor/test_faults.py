@@ -13,15 +13,18 @@ from typing import Any
 import boto3
 import pytest
 
+from constructs_lib.doctor.compute import check_compute_account
 from constructs_lib.doctor.findings import EXIT_FAULT, EXIT_HEALTHY, Finding, Result, exit_code
 from constructs_lib.doctor.run import diagnose
 from tests.conftest import COMPUTE_ACCOUNT, STORAGE_ACCOUNT
 from tests.deploy.harness import profile_name
 from tests.doctor.deployment import (
     DATA_BUCKET,
+    EC2_TRUST,
     REFERENCE_BUCKET,
     RESULTS_BUCKET,
     Deployed,
+    plan_of,
 )
 
 pytestmark = pytest.mark.slow
@@ -191,4 +194,30 @@ def test_a_compute_environment_that_does_not_allow_a_granted_bucket_blocks_it(
     findings = diagnose(deployed.setup())
     assert faults(findings) == [
         (f"bucket {REFERENCE_BUCKET}", "Platform allowed buckets", None, Result.BLOCKS)
+    ]
+
+
+def test_a_role_named_in_forge_role_arns_does_not_stand_in_for_the_missing_forge_roles(
+    deployed: Deployed,
+) -> None:
+    """The Forge instance role is gone; a role named by ARN that starts with the prefix is
+    healthy. Only the compute account is checked: naming the role changes the planned bucket
+    policies, which the deployed ones would then differ from."""
+    iam = deployed.compute("iam")
+    for arn in deployed.policy_arns:
+        iam.detach_role_policy(RoleName=deployed.instance_role, PolicyArn=arn)
+    iam.delete_role(RoleName=deployed.instance_role)
+    named = "TowerForge-HeadJob"
+    iam.create_role(RoleName=named, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    for arn in deployed.policy_arns:
+        iam.attach_role_policy(RoleName=named, PolicyArn=arn)
+    context = {
+        **deployed.context,
+        "tower:forgeRoleArns": [f"arn:aws:iam::{COMPUTE_ACCOUNT}:role/{named}"],
+    }
+    plan = plan_of(context)
+    access = deployed.setup().computes[COMPUTE_ACCOUNT]
+    findings, _ = check_compute_account(plan, plan.computes[0], access, [deployed.compute_env_id])
+    assert faults(findings) == [
+        (f"compute account {COMPUTE_ACCOUNT}", "Forge roles", None, Result.BLOCKS)
     ]
