@@ -24,6 +24,7 @@ from constructs_lib.errors import ConfigError
 # The handler appends "-" and 8 hex digits of the configuration's hash; Platform allows 100.
 NAME_MAX_LENGTH = 91
 _NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|[-_](?=[A-Za-z0-9]))*$")
+_NAME_EXPECTED = f"1-{NAME_MAX_LENGTH} letters, digits, '-' or '_', starting with a letter or digit"
 _API_URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~-]+)*$")
 _SECRET_RE = re.compile(
     r"^(arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[A-Za-z0-9/_+=.@-]{1,512}$"
@@ -117,6 +118,11 @@ class PlatformComputeEnvironment:
     groups with; None creates one."""
 
 
+def _is_name(value: object) -> bool:
+    """A base name of the environment or the credentials in Platform."""
+    return isinstance(value, str) and len(value) <= NAME_MAX_LENGTH and bool(_NAME_RE.match(value))
+
+
 def _require(condition: bool, setting: str, given: object, expected: str) -> None:
     if not condition:
         raise ConfigError(f"platform.{setting}", given, expected)
@@ -127,12 +133,7 @@ def validate_platform(platform: object) -> PlatformComputeEnvironment:
     if not isinstance(platform, PlatformComputeEnvironment):
         raise ConfigError("platform", platform, "a PlatformComputeEnvironment")
     p = platform
-    _require(
-        isinstance(p.name, str) and len(p.name) <= NAME_MAX_LENGTH and bool(_NAME_RE.match(p.name)),
-        "name",
-        p.name,
-        f"1-{NAME_MAX_LENGTH} letters, digits, '-' or '_', starting with a letter or digit",
-    )
+    _require(_is_name(p.name), "name", p.name, _NAME_EXPECTED)
     _require(
         p.credentials_id is None
         or (
@@ -152,15 +153,10 @@ def validate_platform(platform: object) -> PlatformComputeEnvironment:
         f"{DEFAULT_PLATFORM_PRINCIPAL!r}",
     )
     _require(
-        p.credentials_name is None
-        or (
-            isinstance(p.credentials_name, str)
-            and len(p.credentials_name) <= NAME_MAX_LENGTH
-            and bool(_NAME_RE.match(p.credentials_name))
-        ),
+        p.credentials_name is None or _is_name(p.credentials_name),
         "credentials_name",
         p.credentials_name,
-        f"1-{NAME_MAX_LENGTH} letters, digits, '-' or '_', starting with a letter or digit",
+        _NAME_EXPECTED,
     )
     _require(
         p.credentials_role_name is None
