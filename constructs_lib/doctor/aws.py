@@ -19,8 +19,6 @@ from botocore.parsers import ResponseParserError
 
 # Short waits and few retries: a doctor that hangs helps no one.
 READ_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3})
-# The policy simulator is asked once: an endpoint that does not offer it fails fast.
-SIMULATOR_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 1})
 # AWS's messages are short; an answer from something else (a proxy's page) is cut here.
 MESSAGE_LENGTH = 300
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
@@ -58,28 +56,25 @@ def call(client: Any, operation: str, **parameters: Any) -> Any:
 @dataclass
 class AccountAccess:
     """boto3 clients acting in one account, as the profile (or default credentials) given for
-    it; ``simulator`` is the IAM client that asks AWS's policy simulator."""
+    it, in the region of the session."""
 
     role: str
     """What the account is to the setup, for messages: "storage account 222222222222"."""
     account: str
-    region: str
     session: boto3.Session
-    simulator: Any = None
-    _clients: dict[str, Any] = field(default_factory=dict)
+    _clients: dict[tuple[str, Config], Any] = field(default_factory=dict)
 
     @classmethod
     def open(cls, role: str, account: str, region: str, profile: str | None) -> AccountAccess:
-        """Clients for ``account`` from ``profile``; botocore's ProfileNotFound when the
-        profile is not configured."""
-        session = boto3.Session(profile_name=profile, region_name=region)
-        return cls(role, account, region, session, session.client("iam", config=SIMULATOR_CONFIG))
+        """Clients for ``account`` in ``region`` from ``profile``; botocore's ProfileNotFound
+        when the profile is not configured."""
+        return cls(role, account, boto3.Session(profile_name=profile, region_name=region))
 
-    def client(self, service: str) -> Any:
-        """A client of ``service`` in the account's region, made once."""
-        if service not in self._clients:
-            self._clients[service] = self.session.client(service, config=READ_CONFIG)
-        return self._clients[service]
+    def client(self, service: str, config: Config = READ_CONFIG) -> Any:
+        """A client of ``service`` with ``config``, made once, when first asked for."""
+        if (service, config) not in self._clients:
+            self._clients[service, config] = self.session.client(service, config=config)
+        return self._clients[service, config]
 
     def identity_problem(self) -> str | None:
         """Why the credentials cannot stand for this account, or None when they can."""

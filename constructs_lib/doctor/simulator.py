@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.config import Config
+
 from constructs_lib import policies
 from constructs_lib.config import ValidGrant
 from constructs_lib.doctor.aws import AccountAccess, ReadError, call
@@ -30,6 +32,8 @@ from constructs_lib.doctor.findings import Finding, Result
 from constructs_lib.doctor.storage import BucketReadings, bucket_subject
 from constructs_lib.plan import AccessPlan, ComputePlan
 
+# The policy simulator is asked once: an endpoint that does not offer it fails fast.
+SIMULATOR_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 1})
 SIMULATED_CALLER = "cdk-tower-doctor-simulated-caller"
 # The object key the simulation asks about where the plan grants a pattern (bucket/*).
 PROBE_KEY = "cdk-tower-doctor-probe"
@@ -172,7 +176,10 @@ class Simulator:
         marker: dict[str, str] = {}
         while True:
             answer = call(
-                self.access.simulator, "simulate_principal_policy", **parameters, **marker
+                self.access.client("iam", SIMULATOR_CONFIG),
+                "simulate_principal_policy",
+                **parameters,
+                **marker,
             )
             for result in answer.get("EvaluationResults", []):
                 action = result["EvalActionName"]

@@ -11,6 +11,7 @@ import pytest
 
 from constructs_lib.doctor.findings import EXIT_HEALTHY, Result, exit_code
 from constructs_lib.doctor.run import Setup, diagnose
+from constructs_lib.doctor.simulator import SIMULATOR_CONFIG
 from tests.conftest import COMPUTE_ACCOUNT, REGION, STORAGE_ACCOUNT
 from tests.doctor.deployment import DATA_BUCKET, REFERENCE_BUCKET, RESULTS_BUCKET, Deployed
 from tests.doctor.simulator_stub import Decide, RecordedSimulator, allow_all
@@ -26,7 +27,7 @@ def stubbed(
 ) -> tuple[Setup, RecordedSimulator]:
     """The setup, with the compute account's simulator answered by the stand-in."""
     setup = deployed.setup()
-    simulator = setup.computes[COMPUTE_ACCOUNT].simulator
+    simulator = setup.computes[COMPUTE_ACCOUNT].client("iam", SIMULATOR_CONFIG)
     return setup, RecordedSimulator(simulator, decide, error_code)
 
 
