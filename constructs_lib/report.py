@@ -792,13 +792,19 @@ ORGANIZATION = "organization"
 def report_data(plan: AccessPlan) -> Report:
     """The access report of one construct's plan, as sections of rows."""
     settings = plan.settings
-    identities = {
-        compute.compute.account: _Identity.of(compute.policy_names, compute.s3_write)
+    policies_by_key = {
+        compute.compute.account: (compute.policy_names, compute.s3_write)
         for compute in plan.computes
     }
     organization = plan.organization
     if organization is not None:
-        identities[ORGANIZATION] = _Identity.of(organization.policy_names, organization.s3_write)
+        policies_by_key[ORGANIZATION] = (organization.policy_names, organization.s3_write)
+    identities = {key: _Identity.of(*named) for key, named in policies_by_key.items()}
+    # Accounts without a work bucket (and the organisation's members) share one s3-write
+    # policy: each bucket is judged once against each distinct policy, the first one first.
+    distinct: dict[int, _Identity] = {}
+    for key, (_, documents) in policies_by_key.items():
+        distinct.setdefault(id(documents), identities[key])
     return Report(
         storage_account=settings.storage_account,
         storage_region=settings.storage_region,
@@ -811,7 +817,7 @@ def report_data(plan: AccessPlan) -> Report:
         ),
         buckets=tuple(
             _bucket_section(
-                plan, grant, [identity.about(grant.name) for identity in identities.values()]
+                plan, grant, [identity.about(grant.name) for identity in distinct.values()]
             )
             for grant in settings.grants
         ),
