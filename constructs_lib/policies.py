@@ -202,17 +202,14 @@ def _kms_statements(
     statements: list[Statement] = []
     for number, ((read_only, region, created), members) in enumerate(groups.items(), start=1):
         via_s3 = {"kms:ViaService": s3_service_principal(settings.partition, region)}
+        resource = one_or_many(sorted({bucket_key(settings, grant) for grant in members}))
         if created:
-            resource: str | list[str] = (
-                f"arn:{settings.partition}:kms:{region}:{settings.storage_account}:key/*"
-            )
             aliases = one_or_many([settings.alias_name(grant) for grant in members])
             condition: dict[str, Any] = {
                 "StringEquals": via_s3,
                 "ForAnyValue:StringEquals": {"kms:ResourceAliases": aliases},
             }
         else:
-            resource = one_or_many(sorted({str(grant.kms_key_arn) for grant in members}))
             condition = {"StringEquals": via_s3}
         contexts = encryption_context(settings.partition, [grant.name for grant in members])
         condition["StringLike"] = {S3_ENCRYPTION_CONTEXT: contexts}
