@@ -12,7 +12,7 @@ from constructs import Construct
 
 from constructs_lib.nag import CREDENTIALS_WILDCARD_REASONS, acknowledge_all
 from constructs_lib.plan import CredentialsPlan
-from constructs_lib.seqera.settings import PlatformComputeEnvironment
+from constructs_lib.seqera.settings import PlatformComputeEnvironment, connection_properties
 
 PERMISSIONS_DESCRIPTION = "Seqera Platform's Batch Forge and launch permissions in this account"
 
@@ -44,11 +44,8 @@ class PlatformCredentials(Construct):
             service_token=service_token,
             resource_type="Custom::SeqeraCredentials",
             properties={
-                "ApiUrl": settings.api_url,
-                "WorkspaceId": settings.workspace_id or "",
-                "TokenSecret": settings.token_secret,
+                **connection_properties(settings),
                 "Credentials": json.dumps(plan.request, sort_keys=True),
-                "RetainOnDelete": "true" if settings.retain_on_delete else "false",
             },
         )
         self.credentials_id = self.resource.get_att_string("CredentialsId")

@@ -45,6 +45,7 @@ from constructs_lib.nag import (
 )
 from constructs_lib.plan import PlatformPlan
 from constructs_lib.seqera.credentials import PlatformCredentials
+from constructs_lib.seqera.settings import connection_properties
 
 HANDLER_DIRECTORY = Path(__file__).resolve().parent / "asset"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -142,11 +143,8 @@ class PlatformComputeEnvironmentResource(Construct):
             service_token=provider.service_token,
             resource_type="Custom::SeqeraComputeEnvironment",
             properties={
-                "ApiUrl": settings.api_url,
-                "WorkspaceId": settings.workspace_id or "",
-                "TokenSecret": settings.token_secret,
+                **connection_properties(settings),
                 "ForgeRolePrefix": platform.forge_role_prefix,
-                "RetainOnDelete": "true" if settings.retain_on_delete else "false",
                 "DataLinks": json.dumps(list(platform.data_links)),
                 "ComputeEnvironment": json.dumps(compute_env, sort_keys=True),
             },

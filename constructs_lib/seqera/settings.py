@@ -248,6 +248,17 @@ def _check_ids(ids: object, pattern: re.Pattern[str], setting: str, example: str
     )
 
 
+def connection_properties(platform: PlatformComputeEnvironment) -> dict[str, str]:
+    """The properties both custom resources (the compute environment and the credentials)
+    take from the settings: where Platform is, the token's secret, and RetainOnDelete."""
+    return {
+        "ApiUrl": platform.api_url,
+        "WorkspaceId": platform.workspace_id or "",
+        "TokenSecret": platform.token_secret,
+        "RetainOnDelete": "true" if platform.retain_on_delete else "false",
+    }
+
+
 def compute_env_request(
     platform: PlatformComputeEnvironment, region: str, allow_buckets: Sequence[str]
 ) -> dict[str, Any]:
