@@ -706,10 +706,6 @@ def _compute_section(
     grants, in the order of the grants (the work bucket last), and the role the construct made
     for Platform's credentials there."""
     order = [grant.name for grant in plan.settings.grants] + [str(compute.work_bucket)]
-    rows = tuple(
-        ManagedPolicyRow(name, tuple(sorted(_buckets_of(statements), key=order.index)))
-        for name, statements in identity.parts.items()
-    )
     credentials = plan.platform.credentials if plan.platform is not None else None
     made_here = credentials is not None and compute.account == plan.settings.primary.account
     return ComputeSection(
@@ -717,7 +713,7 @@ def _compute_section(
         compute.region,
         compute.principal_patterns,
         compute.work_bucket,
-        rows,
+        _policy_rows(identity, order),
         credentials_role=credentials.role_arn if credentials is not None and made_here else None,
         credentials_admitted=compute.credentials_role_arn is not None,
     )
@@ -736,10 +732,15 @@ def _organization_section(
         region=settings.region,
         admin_account=settings.admin_account,
         stack_set=organization.stack_set_name,
-        rows=tuple(
-            ManagedPolicyRow(name, tuple(sorted(_buckets_of(statements), key=order.index)))
-            for name, statements in identity.parts.items()
-        ),
+        rows=_policy_rows(identity, order),
+    )
+
+
+def _policy_rows(identity: _Identity, order: list[str]) -> tuple[ManagedPolicyRow, ...]:
+    """Each managed policy of an s3-write policy, with the buckets it grants in ``order``."""
+    return tuple(
+        ManagedPolicyRow(name, tuple(sorted(_buckets_of(statements), key=order.index)))
+        for name, statements in identity.parts.items()
     )
 
 
@@ -902,12 +903,16 @@ def _managed_policy_row_markdown(row: ManagedPolicyRow) -> str:
     return f"| {_code(row.policy)} | {_codes(row.buckets)} |"
 
 
+def _s3_write_parts(row: PrincipalsRow) -> str:
+    """The s3-write policy, or all its managed policies when it is split."""
+    if row.s3_write_parts == 1:
+        return "the s3-write policy"
+    return f"all {row.s3_write_parts} managed policies of the s3-write policy"
+
+
 def _attached(row: PrincipalsRow) -> str:
     """How a compute account's s3-write policy must be attached for the bucket tables to hold."""
-    a = _code(row.accounts[0])
-    if row.s3_write_parts == 1:
-        return f"with the s3-write policy of {a} attached"
-    return f"with all {row.s3_write_parts} managed policies of the s3-write policy of {a} attached"
+    return f"with {_s3_write_parts(row)} of {_code(row.accounts[0])} attached"
 
 
 def _units_text(row: PrincipalsRow) -> str:
@@ -931,26 +936,16 @@ def _principal_text(row: PrincipalsRow) -> str:
                 f"sessions, {_attached(row)}"
             )
         case PrincipalKind.ORGANIZATION_ROLES:
-            parts = (
-                "the s3-write policy"
-                if row.s3_write_parts == 1
-                else f"all {row.s3_write_parts} managed policies of the s3-write policy"
-            )
             return (
                 f"Roles of {_units_text(row)} (`aws:PrincipalOrgID`, `aws:PrincipalOrgPaths`), "
                 f"other than the storage account, whose ARN matches {_code(row.patterns[0])}, "
-                f"and their sessions, with {parts} the StackSet makes in their account attached"
-            )
-        case PrincipalKind.ROLES_UNDER_PATH if row.organization is not None:
-            return (
-                f"Roles of {_units_text(row)} under a path deeper than "
-                f"{_code(str(row.path))} whose name starts with {_code(str(row.path_prefix))} "
-                f"(such as {_code(str(row.example_path))}, which `*` in the pattern would "
-                "match), whatever their IAM policies"
+                f"and their sessions, with {_s3_write_parts(row)} the StackSet makes in their "
+                "account attached"
             )
         case PrincipalKind.ROLES_UNDER_PATH:
+            who = _units_text(row) if row.organization is not None else _code(row.accounts[0])
             return (
-                f"Roles of {_code(row.accounts[0])} under a path deeper than "
+                f"Roles of {who} under a path deeper than "
                 f"{_code(str(row.path))} whose name starts with {_code(str(row.path_prefix))} "
                 f"(such as {_code(str(row.example_path))}, which `*` in the pattern would "
                 "match), whatever their IAM policies"
