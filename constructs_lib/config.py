@@ -288,6 +288,11 @@ class ValidGrant:
         return self.kms_key_arn is not None or self.create_kms_key
 
 
+def is_root_path(ou_path: str) -> bool:
+    """Whether ``ou_path`` (``<org id>/<root id>/...``) is a root's: the whole organisation."""
+    return ou_path.count("/") == 2
+
+
 def role_arn(partition: str, account: str, path_and_name: str) -> str:
     """The ARN of role ``path_and_name`` (its path, if any, then its name) in ``account``."""
     return f"arn:{partition}:iam::{account}:role/{path_and_name}"
@@ -364,7 +369,7 @@ class OrganizationSettings:
     @property
     def whole_organization(self) -> bool:
         """Whether a root's path is among the paths: every account of the organisation."""
-        return any(path.count("/") == 2 for path in self.ou_paths)
+        return any(map(is_root_path, self.ou_paths))
 
     @property
     def org_path_patterns(self) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, assert_never
 
 from constructs_lib import policies
-from constructs_lib.config import AccessSettings, ComputeSettings, ValidGrant
+from constructs_lib.config import AccessSettings, ComputeSettings, ValidGrant, is_root_path
 from constructs_lib.plan import AccessPlan, OrganizationPlan
 
 REPORT_FILE = "access-report.md"
@@ -919,7 +919,7 @@ def _units_text(row: PrincipalsRow) -> str:
     """The accounts of an organisation's units: every account of the organisation (for its
     root's path), or the accounts of the organisation in or below the units."""
     organization = _code(str(row.organization))
-    roots = [unit for unit in row.units if unit.count("/") == 2]
+    roots = [unit for unit in row.units if is_root_path(unit)]
     if roots:
         return f"every account of organisation {organization} (its root's path {_code(roots[0])})"
     units = " or ".join(map(_code, row.units))
