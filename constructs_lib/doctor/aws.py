@@ -56,13 +56,16 @@ def call(client: Any, operation: str, **parameters: Any) -> Any:
 @dataclass
 class AccountAccess:
     """boto3 clients acting in one account, as the profile (or default credentials) given for
-    it, in the region of the session."""
+    it, in the region of the session; one run's reads of the account, each asked once."""
 
     role: str
     """What the account is to the setup, for messages: "storage account 222222222222"."""
     account: str
     session: boto3.Session
-    _clients: dict[tuple[str, Config], Any] = field(default_factory=dict)
+    _clients: dict[tuple[str, Config], Any] = field(default_factory=dict, repr=False)
+    _answers: dict[tuple[str, str, tuple[tuple[str, str], ...]], Any] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def open(cls, role: str, account: str, region: str, profile: str | None) -> AccountAccess:
@@ -76,10 +79,25 @@ class AccountAccess:
             self._clients[service, config] = self.session.client(service, config=config)
         return self._clients[service, config]
 
+    def read(self, service: str, operation: str, **parameters: str) -> Any:
+        """``call`` of a read of the account, asked of AWS once: its answer, or its
+        ``ReadError``, is kept for the life of this access (one run) and given to every
+        check that asks again, to read and not to change."""
+        key = (service, operation, tuple(sorted(parameters.items())))
+        if key not in self._answers:
+            try:
+                self._answers[key] = call(self.client(service), operation, **parameters)
+            except ReadError as error:
+                self._answers[key] = error
+        answer = self._answers[key]
+        if isinstance(answer, ReadError):
+            raise answer
+        return answer
+
     def identity_problem(self) -> str | None:
         """Why the credentials cannot stand for this account, or None when they can."""
         try:
-            found = call(self.client("sts"), "get_caller_identity")["Account"]
+            found = self.read("sts", "get_caller_identity")["Account"]
         except ReadError as error:
             return f"its credentials could not be used: {error.reason}"
         if found != self.account:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.doctor.aws import AccountAccess, ReadError, call
+from constructs_lib.doctor.aws import AccountAccess, ReadError
 from constructs_lib.doctor.compare import compare, normalise, statements_of
 from constructs_lib.doctor.findings import Finding, Result
 from constructs_lib.plan import AccessPlan, ComputePlan
@@ -70,9 +70,8 @@ def check_compute_account(
             )
         )
     carriers: list[str] = []
-    policies = _PolicyReader(access)
     for role in [*forge, *_named_roles(plan, compute)]:
-        role_findings, arn = _check_role(compute, role, access, policies, subject)
+        role_findings, arn = _check_role(compute, role, access, subject)
         findings += role_findings
         if arn is not None and role.runs_jobs:
             carriers.append(arn)
@@ -122,53 +121,42 @@ def _roles_under(access: AccountAccess, path: str) -> list[dict[str, Any]]:
     roles: list[dict[str, Any]] = []
     marker: dict[str, str] = {}
     while True:
-        page = call(access.client("iam"), "list_roles", PathPrefix=path, **marker)
+        page = access.read("iam", "list_roles", PathPrefix=path, **marker)
         roles += [role for role in page["Roles"] if role["Path"] == path]
         if not page.get("IsTruncated"):
             return roles
         marker = {"Marker": page["Marker"]}
 
 
-class _PolicyReader:
-    """Customer managed policy documents of an account, each read once."""
-
-    def __init__(self, access: AccountAccess) -> None:
-        self.iam = access.client("iam")
-        self.documents: dict[str, dict[str, Any]] = {}
-
-    def managed(self, arn: str) -> dict[str, Any]:
-        if arn not in self.documents:
-            version = call(self.iam, "get_policy", PolicyArn=arn)["Policy"]["DefaultVersionId"]
-            self.documents[arn] = call(
-                self.iam, "get_policy_version", PolicyArn=arn, VersionId=version
+def _policies_of(access: AccountAccess, name: str) -> dict[str, dict[str, Any]]:
+    """Every customer managed and inline policy of a role, by name (a managed policy that
+    several roles carry is read once)."""
+    found: dict[str, dict[str, Any]] = {}
+    attached = access.read("iam", "list_attached_role_policies", RoleName=name)
+    for policy in attached["AttachedPolicies"]:
+        arn = policy["PolicyArn"]
+        if ":iam::aws:policy/" not in arn:
+            version = access.read("iam", "get_policy", PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            found[policy["PolicyName"]] = access.read(
+                "iam", "get_policy_version", PolicyArn=arn, VersionId=version
             )["PolicyVersion"]["Document"]
-        return self.documents[arn]
-
-    def of_role(self, name: str) -> dict[str, dict[str, Any]]:
-        """Every customer managed and inline policy of a role, by name."""
-        found: dict[str, dict[str, Any]] = {}
-        attached = call(self.iam, "list_attached_role_policies", RoleName=name)
-        for policy in attached["AttachedPolicies"]:
-            if ":iam::aws:policy/" not in policy["PolicyArn"]:
-                found[policy["PolicyName"]] = self.managed(policy["PolicyArn"])
-        for inline in call(self.iam, "list_role_policies", RoleName=name)["PolicyNames"]:
-            found[f"{inline} (inline)"] = call(
-                self.iam, "get_role_policy", RoleName=name, PolicyName=inline
-            )["PolicyDocument"]
-        return found
+    for inline in access.read("iam", "list_role_policies", RoleName=name)["PolicyNames"]:
+        found[f"{inline} (inline)"] = access.read(
+            "iam", "get_role_policy", RoleName=name, PolicyName=inline
+        )["PolicyDocument"]
+    return found
 
 
 def _check_role(
     compute: ComputePlan,
     role: NeededRole,
     access: AccountAccess,
-    policies: _PolicyReader,
     subject: str,
 ) -> tuple[list[Finding], str | None]:
     """One role: it exists, and its policies hold every part of the s3-write policy."""
     check = f"s3-write on {role.name}"
     try:
-        arn: str = call(access.client("iam"), "get_role", RoleName=role.name)["Role"]["Arn"]
+        arn: str = access.read("iam", "get_role", RoleName=role.name)["Role"]["Arn"]
     except ReadError as error:
         if error.code != "NoSuchEntity":
             return [Finding(subject, check, Result.NOT_CHECKED, error.reason)], None
@@ -177,7 +165,7 @@ def _check_role(
             Finding(subject, check, Result.BLOCKS, why, _REDEPLOY.format(compute.stack_name))
         ], None
     try:
-        documents = policies.of_role(role.name)
+        documents = _policies_of(access, role.name)
     except ReadError as error:
         return [Finding(subject, check, Result.NOT_CHECKED, error.reason)], arn
     findings = [

@@ -210,7 +210,7 @@ class _PlatformDoctor:
         """The credentials role lets Platform assume it with the credentials' External ID."""
         check = "credentials role trust policy"
         try:
-            live = call(self.access.client("iam"), "get_role", RoleName=role_name)["Role"][
+            live = self.access.read("iam", "get_role", RoleName=role_name)["Role"][
                 "AssumeRolePolicyDocument"
             ]
         except ReadError as error:
@@ -231,7 +231,8 @@ class _PlatformDoctor:
 
 
 def _token(access: AccountAccess, secret: str) -> str:
-    """The access token, the secret's SecretString; it is never printed or logged."""
+    """The access token, the secret's SecretString; it is never printed or logged, nor kept
+    with the access's other reads."""
     answer = call(access.client("secretsmanager"), "get_secret_value", SecretId=secret)
     token = answer.get("SecretString")
     if not isinstance(token, str) or not token.strip():

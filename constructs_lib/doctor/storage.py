@@ -17,7 +17,7 @@ from typing import Any
 
 from constructs_lib import policies
 from constructs_lib.config import ValidGrant
-from constructs_lib.doctor.aws import AccountAccess, ReadError, call
+from constructs_lib.doctor.aws import AccountAccess, ReadError
 from constructs_lib.doctor.compare import Difference, policy_findings
 from constructs_lib.doctor.findings import Finding, Result
 from constructs_lib.plan import AccessPlan
@@ -70,8 +70,6 @@ class _BucketDoctor:
         self.plan = plan
         self.grant = grant
         self.storage = storage
-        self.s3 = storage.client("s3")
-        self.kms = storage.client("kms")
         self.owner = {"Bucket": grant.name, "ExpectedBucketOwner": storage.account}
         self.stack = next(s.stack_name for s in plan.storages if grant in s.grants)
         self.findings: list[Finding] = []
@@ -87,7 +85,7 @@ class _BucketDoctor:
     def exists(self) -> bool:
         """The bucket is in the storage account, in the region the plan expects."""
         try:
-            answer = call(self.s3, "get_bucket_location", **self.owner)
+            answer = self.storage.read("s3", "get_bucket_location", **self.owner)
         except ReadError as error:
             if error.code != "NoSuchBucket":
                 self.unreadable("exists", error)
@@ -128,7 +126,7 @@ class _BucketDoctor:
     def public_access_block(self) -> None:
         """All four Block Public Access settings on, for the bucket or for its account."""
         try:
-            answer = call(self.s3, "get_public_access_block", **self.owner)
+            answer = self.storage.read("s3", "get_public_access_block", **self.owner)
             settings = answer["PublicAccessBlockConfiguration"]
         except ReadError as error:
             if error.code != "NoSuchPublicAccessBlockConfiguration":
@@ -141,10 +139,8 @@ class _BucketDoctor:
             return
         account_note = ""
         try:
-            account = call(
-                self.storage.client("s3control"),
-                "get_public_access_block",
-                AccountId=self.storage.account,
+            account = self.storage.read(
+                "s3control", "get_public_access_block", AccountId=self.storage.account
             )["PublicAccessBlockConfiguration"]
             off = [name for name in off if not account.get(name)]
         except ReadError as error:
@@ -168,7 +164,7 @@ class _BucketDoctor:
     def object_ownership(self) -> None:
         """ACLs off (``BucketOwnerEnforced``): B owns every object the compute accounts write."""
         try:
-            rules = call(self.s3, "get_bucket_ownership_controls", **self.owner)[
+            rules = self.storage.read("s3", "get_bucket_ownership_controls", **self.owner)[
                 "OwnershipControls"
             ]["Rules"]
             ownership = rules[0]["ObjectOwnership"] if rules else "ObjectWriter"
@@ -194,7 +190,7 @@ class _BucketDoctor:
         """The live bucket policy compared with the plan's, statement by statement."""
         redeploy = f"deploy the storage stack {self.stack} again: it writes the planned policy"
         try:
-            text = call(self.s3, "get_bucket_policy", **self.owner)["Policy"]
+            text = self.storage.read("s3", "get_bucket_policy", **self.owner)["Policy"]
         except ReadError as error:
             if error.code != "NoSuchBucketPolicy":
                 self.unreadable("bucket policy", error)
@@ -226,7 +222,7 @@ class _BucketDoctor:
         stack creates, found by its alias; None (and a finding) when it cannot be found."""
         key_id = self.grant.kms_key_arn or self.plan.settings.alias_name(self.grant)
         try:
-            metadata = call(self.kms, "describe_key", KeyId=key_id)["KeyMetadata"]
+            metadata = self.storage.read("kms", "describe_key", KeyId=key_id)["KeyMetadata"]
         except ReadError as error:
             if error.code != "NotFoundException":
                 self.unreadable("KMS key", error)
@@ -254,7 +250,7 @@ class _BucketDoctor:
     def default_encryption(self, key_arn: str | None) -> None:
         """Writes without encryption headers get the kind (and key) the plan grants."""
         try:
-            rules = call(self.s3, "get_bucket_encryption", **self.owner)[
+            rules = self.storage.read("s3", "get_bucket_encryption", **self.owner)[
                 "ServerSideEncryptionConfiguration"
             ]["Rules"]
         except ReadError as error:
@@ -299,7 +295,8 @@ class _BucketDoctor:
                 fix + f"with KMSMasterKeyID {key_arn or 'the granted key'}",
             )
             return
-        found = self._resolve_key(key_id)
+        # The key key_arn() described needs no second look.
+        found = key_arn if key_id == key_arn else self._resolve_key(key_id)
         if key_arn is None or found == key_arn:
             self.add("default encryption", Result.OK, f"SSE-KMS with {found}")
             return
@@ -314,7 +311,9 @@ class _BucketDoctor:
     def key_policy(self, key_arn: str) -> dict[str, Any] | None:
         """The key policy holds the plan's statements for the compute accounts."""
         try:
-            text = call(self.kms, "get_key_policy", KeyId=key_arn, PolicyName="default")["Policy"]
+            text = self.storage.read("kms", "get_key_policy", KeyId=key_arn, PolicyName="default")[
+                "Policy"
+            ]
         except ReadError as error:
             self.unreadable("key policy", error)
             return None
@@ -347,7 +346,7 @@ class _BucketDoctor:
     def _resolve_key(self, key_id: str) -> str:
         """A key's ARN from the id, ARN or alias a bucket's encryption names."""
         try:
-            arn: str = call(self.kms, "describe_key", KeyId=key_id)["KeyMetadata"]["Arn"]
+            arn: str = self.storage.read("kms", "describe_key", KeyId=key_id)["KeyMetadata"]["Arn"]
         except ReadError:
             return key_id
         return arn
