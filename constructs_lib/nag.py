@@ -9,7 +9,7 @@ reasons below, so that a security reviewer reads them all here.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -430,17 +430,35 @@ CREDENTIALS_WILDCARD_REASONS = {
 }
 
 
-def acknowledge_wildcards(policy: IConstruct, document: dict[str, Any]) -> None:
-    """Acknowledge IAM5 on an s3-write managed policy for each object pattern and created-key
-    pattern of its ``document``, one by one."""
-    findings: list[tuple[str, str]] = []
+def _s3_write_wildcard_reason(statement: dict[str, Any], resource: str) -> str | None:
+    """The s3-write policy's object patterns and created-key patterns."""
+    if resource.endswith("/*") and ":s3:::" in resource:
+        return OBJECT_WILDCARD_REASON
+    if resource.endswith(":key/*"):
+        return KEY_WILDCARD_REASON
+    return None
+
+
+def credentials_wildcard_reason(statement: dict[str, Any], resource: str) -> str | None:
+    """Any wildcard of the Platform credentials role's permissions, by its statement's Sid."""
+    return CREDENTIALS_WILDCARD_REASONS[str(statement["Sid"])] if "*" in resource else None
+
+
+def wildcard_findings(
+    document: dict[str, Any], reason: Callable[[dict[str, Any], str], str | None]
+) -> Iterator[tuple[str, str]]:
+    """The IAM5 finding of each resource of a policy ``document`` that ``reason`` gives a
+    reason for (given the statement and the resource; None for no finding), with that
+    reason, statement by statement."""
     for statement in document["Statement"]:
         resources = statement["Resource"]
         for resource in resources if isinstance(resources, list) else [resources]:
-            if resource.endswith("/*") and ":s3:::" in resource:
-                findings.append(
-                    (f"AwsSolutions-IAM5[Resource::{resource}]", OBJECT_WILDCARD_REASON)
-                )
-            elif resource.endswith(":key/*"):
-                findings.append((f"AwsSolutions-IAM5[Resource::{resource}]", KEY_WILDCARD_REASON))
-    acknowledge_all(policy, findings)
+            why = reason(statement, resource)
+            if why is not None:
+                yield f"AwsSolutions-IAM5[Resource::{resource}]", why
+
+
+def acknowledge_wildcards(policy: IConstruct, document: dict[str, Any]) -> None:
+    """Acknowledge IAM5 on an s3-write managed policy for each object pattern and created-key
+    pattern of its ``document``, one by one."""
+    acknowledge_all(policy, wildcard_findings(document, _s3_write_wildcard_reason))

@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from constructs_lib.nag import CREDENTIALS_WILDCARD_REASONS, acknowledge_all
+from constructs_lib.nag import acknowledge_all, credentials_wildcard_reason, wildcard_findings
 from constructs_lib.plan import CredentialsPlan
 from constructs_lib.seqera.settings import PlatformComputeEnvironment, connection_properties
 
@@ -67,27 +67,14 @@ class PlatformCredentials(Construct):
         cast(
             iam.CfnRole, self.role.node.default_child
         ).assume_role_policy_document = plan.trust_policy(self.external_id)
-        acknowledge_all(
-            self.permissions,
-            [
-                (f"AwsSolutions-IAM5[Resource::{resource}]", reason)
-                for resource, reason in _wildcards(plan.permissions).items()
-            ],
-        )
+        # A resource named by several statements is acknowledged once, with the first reason.
+        wildcards: dict[str, str] = {}
+        for finding, reason in wildcard_findings(plan.permissions, credentials_wildcard_reason):
+            wildcards.setdefault(finding, reason)
+        acknowledge_all(self.permissions, wildcards.items())
         cdk.CfnOutput(
             self,
             "CredentialsId",
             description="The AWS credentials the construct registered in Seqera Platform",
             value=self.credentials_id,
         )
-
-
-def _wildcards(document: dict[str, object]) -> dict[str, str]:
-    """Each wildcard resource of the permissions, with the reason its statement gives."""
-    found: dict[str, str] = {}
-    for statement in cast(list[dict[str, object]], document["Statement"]):
-        resources = statement["Resource"]
-        for resource in [resources] if isinstance(resources, str) else cast(list[str], resources):
-            if "*" in resource:
-                found.setdefault(resource, CREDENTIALS_WILDCARD_REASONS[str(statement["Sid"])])
-    return found
