@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from constructs_lib.doctor.aws import AccountAccess, ReadError
-from constructs_lib.doctor.compare import compare, normalise, statements_of
+from constructs_lib.doctor.compare import compare, statements_of
 from constructs_lib.doctor.findings import Finding, Result
 from constructs_lib.plan import AccessPlan, ComputePlan
 
@@ -189,16 +189,11 @@ def _check_part(
     check: str,
     subject: str,
 ) -> list[Finding]:
-    """One managed policy of the s3-write policy, found whole in a policy of the role or
-    compared statement by statement with all of them."""
-    partition = compute.compute.partition
-    wanted = {normalise(statement, partition) for statement in part["Statement"]}
-    for document in documents.values():
-        if {normalise(statement, partition) for statement in statements_of(document)} == wanted:
-            return []
+    """One managed policy of the s3-write policy, compared statement by statement with all
+    the role's policies (whatever else they hold)."""
     live = [statement for document in documents.values() for statement in statements_of(document)]
     fix = _REDEPLOY.format(compute.stack_name)
-    differences = compare(part["Statement"], live, partition, extras="none")
+    differences = compare(part["Statement"], live, compute.compute.partition, extras="none")
     if differences and all(
         difference.kind == "missing" and difference.result is Result.BLOCKS
         for difference in differences
