@@ -262,7 +262,13 @@ def _event(
     }
 
 
-def _owner(resource_type: str, stack_id: str, logical_id: str | None) -> dict[str, str]:
+def _owner(
+    props: dict[str, str], resource_type: str | None, stack_id: str, logical_id: str | None
+) -> dict[str, str]:
+    """The event's resource type (by default the one ``props`` are for: credentials
+    properties carry Credentials) and its owner."""
+    if resource_type is None:
+        resource_type = CREDENTIALS_TYPE if "Credentials" in props else COMPUTE_ENV_TYPE
     default = (
         CREDENTIALS_LOGICAL_ID if resource_type == CREDENTIALS_TYPE else COMPUTE_ENV_LOGICAL_ID
     )
@@ -276,11 +282,11 @@ def _owner(resource_type: str, stack_id: str, logical_id: str | None) -> dict[st
 def create_event(
     props: dict[str, str],
     *,
-    resource_type: str = COMPUTE_ENV_TYPE,
+    resource_type: str | None = None,
     stack_id: str = STACK_ID,
     logical_id: str | None = None,
 ) -> dict[str, Any]:
-    return _event("Create", props, **_owner(resource_type, stack_id, logical_id))
+    return _event("Create", props, **_owner(props, resource_type, stack_id, logical_id))
 
 
 def update_event(
@@ -288,7 +294,7 @@ def update_event(
     props: dict[str, str],
     old: dict[str, str],
     *,
-    resource_type: str = COMPUTE_ENV_TYPE,
+    resource_type: str | None = None,
     stack_id: str = STACK_ID,
     logical_id: str | None = None,
 ) -> dict[str, Any]:
@@ -297,7 +303,7 @@ def update_event(
         props,
         PhysicalResourceId=physical_id,
         OldResourceProperties=old,
-        **_owner(resource_type, stack_id, logical_id),
+        **_owner(props, resource_type, stack_id, logical_id),
     )
 
 
@@ -305,7 +311,7 @@ def delete_event(
     physical_id: str,
     props: dict[str, str],
     *,
-    resource_type: str = COMPUTE_ENV_TYPE,
+    resource_type: str | None = None,
     stack_id: str = STACK_ID,
     logical_id: str | None = None,
 ) -> dict[str, Any]:
@@ -313,5 +319,5 @@ def delete_event(
         "Delete",
         props,
         PhysicalResourceId=physical_id,
-        **_owner(resource_type, stack_id, logical_id),
+        **_owner(props, resource_type, stack_id, logical_id),
     )

@@ -11,7 +11,6 @@ import pytest
 from client import PlatformError
 from emulator import PlatformEmulator
 from framework import (
-    CREDENTIALS_TYPE,
     WORKSPACE,
     FakeContext,
     Provider,
@@ -30,9 +29,7 @@ LAMBDA_TIMEOUT_MS = 300_000  # the handler functions' timeout (5 minutes)
 
 def make_credentials(emulator: PlatformEmulator, provider: Provider) -> Result:
     """The credentials resource, as the stack makes it before the compute environment."""
-    return provider.run(
-        create_event(credentials_properties(emulator.url), resource_type=CREDENTIALS_TYPE)
-    )
+    return provider.run(create_event(credentials_properties(emulator.url)))
 
 
 def environment_props(emulator: PlatformEmulator, credentials: Result) -> dict[str, str]:
@@ -138,11 +135,9 @@ def test_credentials_then_compute_environment_then_both_deleted_in_stack_order(
     ce = provider.run(create_event(props))
 
     with pytest.raises(PlatformError, match="still uses them"):  # the wrong order is refused
-        provider.run(
-            delete_event(credentials.physical_id, creds_props, resource_type=CREDENTIALS_TYPE)
-        )
+        provider.run(delete_event(credentials.physical_id, creds_props))
     provider.run(delete_event(ce.physical_id, props))
-    provider.run(delete_event(credentials.physical_id, creds_props, resource_type=CREDENTIALS_TYPE))
+    provider.run(delete_event(credentials.physical_id, creds_props))
 
     assert emulator.live(WORKSPACE) == [] and emulator.live_credentials(WORKSPACE) == []
     [post] = [r for r in emulator.calls("POST", "/compute-envs") if r.status == 200]

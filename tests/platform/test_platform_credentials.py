@@ -9,35 +9,20 @@ import pytest
 from client import AuthError, PlatformError
 from emulator import Fault, PlatformEmulator
 from framework import (
-    CREDENTIALS_TYPE,
     OTHER_STACK_ID,
     ROLE_ARN,
     WORKSPACE,
     Provider,
     Result,
+    create_event,
     credentials_properties,
     credentials_spec,
+    delete_event,
     expected_credentials_name,
+    update_event,
 )
-from framework import create_event as _create_event
-from framework import delete_event as _delete_event
-from framework import update_event as _update_event
 
 OTHER_ROLE = "arn:aws:iam::111111111111:role/another-platform-access"
-
-
-def create_event(props: dict[str, str], **owner: Any) -> dict[str, Any]:
-    return _create_event(props, resource_type=CREDENTIALS_TYPE, **owner)
-
-
-def update_event(
-    physical_id: str, props: dict[str, str], old: dict[str, str], **owner: Any
-) -> dict[str, Any]:
-    return _update_event(physical_id, props, old, resource_type=CREDENTIALS_TYPE, **owner)
-
-
-def delete_event(physical_id: str, props: dict[str, str], **owner: Any) -> dict[str, Any]:
-    return _delete_event(physical_id, props, resource_type=CREDENTIALS_TYPE, **owner)
 
 
 def external_id(emulator: PlatformEmulator, result: Result) -> str:
@@ -592,7 +577,7 @@ def test_wrong_properties_are_named_before_any_call(
 def test_an_unknown_resource_type_is_refused(
     emulator: PlatformEmulator, provider: Provider
 ) -> None:
-    event = _create_event(credentials_properties(emulator.url), resource_type="Custom::Other")
+    event = create_event(credentials_properties(emulator.url), resource_type="Custom::Other")
 
     with pytest.raises(ValueError, match="Unknown ResourceType 'Custom::Other'"):
         provider.on_event(event)
