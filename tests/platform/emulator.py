@@ -305,6 +305,10 @@ class PlatformEmulator:
         """The recorded requests with this method whose path starts with ``path_prefix``."""
         return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]
 
+    def writes(self) -> list[Recorded]:
+        """The recorded requests that are not GETs: those that may change something."""
+        return [r for r in self.requests if r.method != "GET"]
+
     # Serving (called from the server threads)
 
     def serve(self, handler: "_RequestHandler") -> None:

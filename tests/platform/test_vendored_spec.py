@@ -166,11 +166,10 @@ def vendored() -> Any:
 
 
 @pytest.fixture
-def trimmed(tmp_path: Path) -> Any:
-    full = tmp_path / "mini.yml"
-    full.write_text(MINI_SPEC, encoding="utf-8")
-    text = trim_spec.render(full.read_bytes(), operations=[("GET", "/things")])
-    assert text == trim_spec.render(full.read_bytes(), operations=[("GET", "/things")])
+def trimmed() -> Any:
+    full = MINI_SPEC.encode("utf-8")
+    text = trim_spec.render(full, operations=[("GET", "/things")])
+    assert text == trim_spec.render(full, operations=[("GET", "/things")])
     return yaml.safe_load(text)
 
 
