@@ -9,6 +9,7 @@ the checks that the thing is absent rather than unreadable.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,18 @@ def call(client: Any, operation: str, **parameters: Any) -> Any:
         raise ReadError(str(error)) from None
     except ResponseParserError:
         raise ReadError("the endpoint answered with something that is not an AWS answer") from None
+
+
+def pages(read: Callable[..., Any], *args: Any, **parameters: Any) -> Iterator[Any]:
+    """Every page of a paged answer (``IsTruncated`` and ``Marker``), each asked as
+    ``read(*args, **parameters)`` with the marker of the page before."""
+    marker: dict[str, str] = {}
+    while True:
+        page = read(*args, **parameters, **marker)
+        yield page
+        if not page.get("IsTruncated"):
+            return
+        marker = {"Marker": page["Marker"]}
 
 
 @dataclass

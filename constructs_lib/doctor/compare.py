@@ -107,7 +107,7 @@ def normalise(statement: Statement, partition: str) -> Shape:
         _principals(statement[principal_key], partition) if principal_key in statement else None
     )
     conditions = frozenset(
-        Condition(operator, key.lower(), frozenset(_text(value) for value in _listify(values)), key)
+        Condition(operator, key.lower(), frozenset(texts(values)), key)
         for operator, block in (statement.get("Condition") or {}).items()
         for key, values in block.items()
     )
@@ -116,8 +116,8 @@ def normalise(statement: Statement, partition: str) -> Shape:
         sid=sid if isinstance(sid, str) and sid else None,
         effect=str(statement.get("Effect")),
         principals=principals,
-        actions=frozenset(_text(action) for action in _listify(statement.get(action_key))),
-        resources=frozenset(_text(item) for item in _listify(statement.get(resource_key))),
+        actions=frozenset(texts(statement.get(action_key))),
+        resources=frozenset(texts(statement.get(resource_key))),
         conditions=conditions,
         negated=frozenset(
             key.removeprefix("Not")
@@ -263,10 +263,11 @@ def _find(indexes: Iterable[int], wanted: Any) -> int | None:
     return next((index for index in indexes if wanted(index)), None)
 
 
-def _listify(value: object) -> list[object]:
+def texts(value: object) -> list[str]:
+    """A policy element's values as text: none, one value or a list of them."""
     if value is None:
         return []
-    return list(value) if isinstance(value, list) else [value]
+    return [_text(item) for item in (value if isinstance(value, list) else [value])]
 
 
 def _text(value: object) -> str:
@@ -287,7 +288,7 @@ def _principals(value: object, partition: str) -> frozenset[str]:
         return frozenset({"*"})
     found: set[str] = set()
     for kind, names in value.items() if isinstance(value, Mapping) else ():
-        for name in map(_text, _listify(names)):
+        for name in texts(names):
             if kind != "AWS":
                 found.add(f"{kind}:{name}")
             elif _ACCOUNT_ID.match(name):
@@ -354,10 +355,16 @@ def _principals_within(inner: Shape, outer: Shape) -> bool:
     return all(_principal_within(name, outer.principals) for name in inner.principals)
 
 
-def _operator_kind(operator: str) -> Literal["positive", "negative", "exact"]:
+def base_operator(operator: str) -> str:
+    """A condition operator without its set qualifier and ``IfExists``:
+    ``ForAnyValue:StringLikeIfExists`` -> ``StringLike``."""
+    return operator.split(":")[-1].removesuffix("IfExists")
+
+
+def operator_kind(operator: str) -> Literal["positive", "negative", "exact"]:
     """Positive operators allow more with more values, negative ones with fewer; the others
     (Bool, Null, numbers, dates, addresses) compare as equal or not."""
-    base = operator.split(":")[-1].removesuffix("IfExists")
+    base = base_operator(operator)
     if "Not" in base:
         return "negative"
     if base.startswith(("String", "Arn")):
@@ -372,7 +379,7 @@ def _as_tight(narrow: Condition, wide: Condition) -> bool:
     def within(value: str, patterns: frozenset[str]) -> bool:
         return any(matches(p, value) if globbing else p == value for p in patterns)
 
-    kind = _operator_kind(narrow.operator)
+    kind = operator_kind(narrow.operator)
     if kind == "positive":
         return all(within(value, wide.values) for value in narrow.values)
     if kind == "negative":

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.doctor.aws import AccountAccess, ReadError
+from constructs_lib.doctor.aws import AccountAccess, ReadError, pages
 from constructs_lib.doctor.compare import compare, statements_of
 from constructs_lib.doctor.findings import Finding, Result
 from constructs_lib.plan import AccessPlan, ComputePlan
@@ -118,14 +118,12 @@ def _named_roles(plan: AccessPlan, compute: ComputePlan) -> list[NeededRole]:
 
 def _roles_under(access: AccountAccess, path: str) -> list[dict[str, Any]]:
     """The roles directly under ``path`` (deeper ones are refused by the bucket policies)."""
-    roles: list[dict[str, Any]] = []
-    marker: dict[str, str] = {}
-    while True:
-        page = access.read("iam", "list_roles", PathPrefix=path, **marker)
-        roles += [role for role in page["Roles"] if role["Path"] == path]
-        if not page.get("IsTruncated"):
-            return roles
-        marker = {"Marker": page["Marker"]}
+    return [
+        role
+        for page in pages(access.read, "iam", "list_roles", PathPrefix=path)
+        for role in page["Roles"]
+        if role["Path"] == path
+    ]
 
 
 def _policies_of(access: AccountAccess, name: str) -> dict[str, dict[str, Any]]:

@@ -26,8 +26,9 @@ from botocore.config import Config
 
 from constructs_lib import policies
 from constructs_lib.config import ValidGrant
-from constructs_lib.doctor.aws import AccountAccess, ReadError, call
-from constructs_lib.doctor.compare import admits, matches
+from constructs_lib.doctor.aws import AccountAccess, ReadError, call, pages
+from constructs_lib.doctor.compare import admits, base_operator, matches, operator_kind, texts
+from constructs_lib.doctor.compute import compute_subject
 from constructs_lib.doctor.findings import Finding, Result
 from constructs_lib.doctor.storage import BucketReadings, bucket_subject
 from constructs_lib.plan import AccessPlan, ComputePlan
@@ -38,7 +39,6 @@ SIMULATED_CALLER = "cdk-tower-doctor-simulated-caller"
 # The object key the simulation asks about where the plan grants a pattern (bucket/*).
 PROBE_KEY = "cdk-tower-doctor-probe"
 _CONTEXT_TYPES = {"Bool": "boolean", "Numeric": "numeric", "Date": "date", "IpAddress": "ip"}
-_NEGATIVE_MARK = "Not"
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,8 @@ class Simulator:
         pairs = frozenset(
             (action, key_arn or _probe(resource))
             for statement in allows
-            for action in _listify(statement["Action"])
-            for resource in _listify(statement["Resource"])
+            for action in texts(statement["Action"])
+            for resource in texts(statement["Resource"])
         )
         identity = [
             statement
@@ -173,14 +173,8 @@ class Simulator:
         """Each (action, resource) asked and AWS's decision, with the statements that
         decided a refusal; every page of the answer."""
         decisions: dict[tuple[str, str], str] = {}
-        marker: dict[str, str] = {}
-        while True:
-            answer = call(
-                self.access.client("iam", SIMULATOR_CONFIG),
-                "simulate_principal_policy",
-                **parameters,
-                **marker,
-            )
+        simulator = self.access.client("iam", SIMULATOR_CONFIG)
+        for answer in pages(call, simulator, "simulate_principal_policy", **parameters):
             for result in answer.get("EvaluationResults", []):
                 action = result["EvalActionName"]
                 specific = result.get("ResourceSpecificResults") or [
@@ -198,9 +192,7 @@ class Simulator:
                     if decision != "allowed" and sources:
                         decision += f" by {', '.join(sources)}"
                     decisions[action, str(outcome.get("EvalResourceName"))] = decision
-            if not answer.get("IsTruncated"):
-                return decisions
-            marker = {"Marker": answer["Marker"]}
+        return decisions
 
     def _give_up(self, error: ReadError) -> None:
         if error.denied:
@@ -210,7 +202,7 @@ class Simulator:
         self.unavailable = f"{reason} ({error.reason})"
         self.skipped.append(
             Finding(
-                f"compute account {self.compute.compute.account}",
+                compute_subject(self.compute),
                 "AWS policy simulator",
                 Result.SKIPPED,
                 f"{self.unavailable}; the other checks decide",
@@ -219,12 +211,6 @@ class Simulator:
                 else "",
             )
         )
-
-
-def _listify(value: object) -> list[str]:
-    if value is None:
-        return []
-    return [str(item) for item in value] if isinstance(value, list) else [str(value)]
 
 
 def _probe(resource: str) -> str:
@@ -236,7 +222,7 @@ def _for_bucket(statement: Mapping[str, Any], bucket_arn: str) -> bool:
     """Whether a key statement's encryption context (if it tests one) admits ``bucket_arn``."""
     for block in (statement.get("Condition") or {}).values():
         values = block.get(policies.S3_ENCRYPTION_CONTEXT)
-        if values is not None and not any(matches(v, bucket_arn) for v in _listify(values)):
+        if values is not None and not any(matches(v, bucket_arn) for v in texts(values)):
             return False
     return True
 
@@ -248,7 +234,7 @@ def _reaches_any(statement: Mapping[str, Any], resources: set[str], bucket_arn: 
         and _for_bucket(statement, bucket_arn)
         and any(
             matches(pattern, resource)
-            for pattern in _listify(statement.get("Resource"))
+            for pattern in texts(statement.get("Resource"))
             for resource in resources
         )
     )
@@ -262,8 +248,8 @@ def _context(
     context: dict[str, tuple[str, list[str]]] = {}
     for statement in statements:
         for operator, block in (statement.get("Condition") or {}).items():
-            base = operator.split(":")[-1].removesuffix("IfExists")
-            if _NEGATIVE_MARK in base or base == "Null":
+            base = base_operator(operator)
+            if operator_kind(operator) == "negative" or base == "Null":
                 continue
             kind = next(
                 (t for prefix, t in _CONTEXT_TYPES.items() if base.startswith(prefix)), "string"
@@ -271,7 +257,7 @@ def _context(
             for key, values in block.items():
                 if key in context:
                     continue
-                listed = _listify(values)
+                listed = texts(values)
                 if operator.startswith(("ForAnyValue:", "ForAllValues:")):
                     context[key] = (f"{kind}List", [_probe(value) for value in listed])
                     continue
