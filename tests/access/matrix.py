@@ -477,6 +477,20 @@ def _identity_allows(settings: AccessSettings, policy: str, cell: Cell) -> bool:
     return _granted(settings, cell, True)
 
 
+def _is_forge_role(arn: str, partition: str, account: str, path: str, prefix: str | None) -> bool:
+    """Whether ``arn`` is a role of ``account`` (a regular expression) right at ``path`` whose
+    name starts with ``prefix`` (no role without a prefix)."""
+    role = re.fullmatch(
+        rf"arn:{partition}:iam::{account}:role(?P<path>/(?:.*/)?)(?P<name>[^/]+)", arn
+    )
+    return (
+        role is not None
+        and prefix is not None
+        and role["path"] == path
+        and role["name"].startswith(prefix)
+    )
+
+
 def _organization_admits(settings: AccessSettings, principal: Principal) -> bool:
     """Whether the organisation grant admits the caller: a role of an account of the
     organisation in (or below) a granted unit, other than the storage account, at the Forge
@@ -485,16 +499,16 @@ def _organization_admits(settings: AccessSettings, principal: Principal) -> bool
     path = principal.org_path
     if organization is None or path is None or principal.account == settings.storage_account:
         return False
-    role = re.fullmatch(
-        rf"arn:{settings.partition}:iam::\d{{12}}:role(?P<path>/(?:.*/)?)(?P<name>[^/]+)",
-        principal.principal_arn or "",
-    )
     return (
-        role is not None
-        and path.startswith(f"{organization.org_id}/")
+        path.startswith(f"{organization.org_id}/")
         and any(path.startswith(unit) for unit in organization.ou_paths)
-        and role["path"] == organization.forge_role_path
-        and role["name"].startswith(organization.forge_role_prefix)
+        and _is_forge_role(
+            principal.principal_arn or "",
+            settings.partition,
+            r"\d{12}",
+            organization.forge_role_path,
+            organization.forge_role_prefix,
+        )
     )
 
 
@@ -505,23 +519,18 @@ def _admitted(settings: AccessSettings, principal: Principal) -> bool:
     if _organization_admits(settings, principal):
         return True
     arn = principal.principal_arn or ""
-    for compute in settings.computes:
-        role = re.fullmatch(
-            rf"arn:{settings.partition}:iam::{compute.account}:role(?P<path>/(?:.*/)?)(?P<name>[^/]+)",
+    return any(
+        arn in compute.forge_role_arns
+        or arn == compute.credentials_role_arn
+        or _is_forge_role(
             arn,
+            settings.partition,
+            compute.account,
+            compute.forge_role_path,
+            compute.forge_role_prefix,
         )
-        prefix = compute.forge_role_prefix
-        if role is not None and (
-            arn in compute.forge_role_arns
-            or arn == compute.credentials_role_arn
-            or (
-                prefix is not None
-                and role["path"] == compute.forge_role_path
-                and role["name"].startswith(prefix)
-            )
-        ):
-            return True
-    return False
+        for compute in settings.computes
+    )
 
 
 def _same_key(one: ValidGrant, other: ValidGrant) -> bool:
