@@ -163,11 +163,7 @@ def _other_compute_principals(
         caller
         for a in row.accounts
         for caller in (
-            Principal(f"{a}-outside-role", role_arn(partition, a, "platform-admin"), (BROAD,)),
-            Principal(
-                f"{a}-outside-role-s3-write", role_arn(partition, a, "data-analyst"), (S3_WRITE,)
-            ),
-            Principal(f"{a}-user", f"arn:{partition}:iam::{a}:user/claim-user", (BROAD,)),
+            *_outsiders(partition, a, "claim-user"),
             *(Principal(f"{arn}-2", f"{arn}-2", (BROAD,)) for arn in named if f"::{a}:" in arn),
             *_transplanted(report, a),
         )
@@ -184,14 +180,24 @@ def _other_organization_principals(
     return [
         caller
         for a in _members(report, row)
-        for caller in (
-            Principal(f"{a}-outside-role", role_arn(partition, a, "platform-admin"), (BROAD,)),
-            Principal(
-                f"{a}-outside-role-s3-write", role_arn(partition, a, "data-analyst"), (S3_WRITE,)
-            ),
-            Principal(f"{a}-user", f"arn:{partition}:iam::{a}:user/{prefix}-claim", (BROAD,)),
-        )
+        for caller in (*_outsiders(partition, a, f"{prefix}-claim"),)
     ]
+
+
+def _outsiders(partition: str, account: str, user_name: str) -> tuple[Principal, ...]:
+    """Of ``account``: a role outside the patterns with broad IAM grants, one with the
+    s3-write policy, and a user ``user_name`` with broad IAM grants."""
+    return (
+        Principal(
+            f"{account}-outside-role", role_arn(partition, account, "platform-admin"), (BROAD,)
+        ),
+        Principal(
+            f"{account}-outside-role-s3-write",
+            role_arn(partition, account, "data-analyst"),
+            (S3_WRITE,),
+        ),
+        Principal(f"{account}-user", f"arn:{partition}:iam::{account}:user/{user_name}", (BROAD,)),
+    )
 
 
 def _organization_prefix(report: Report) -> str:
@@ -204,6 +210,11 @@ def _organization_prefix(report: Report) -> str:
     return pattern.rsplit("/", 1)[1].removesuffix("*")
 
 
+def _organization_forge_name(report: Report) -> str:
+    """A role name the organisation's pattern admits, as Batch Forge names its roles."""
+    return f"{_organization_prefix(report)}-claim-InstanceRole"
+
+
 def _other_accounts(
     settings: AccessSettings, report: Report, row: PrincipalsRow
 ) -> list[Principal]:
@@ -214,7 +225,7 @@ def _other_accounts(
     found = _transplanted(report, THIRD_ACCOUNT)
     if row.organization is None:
         return found
-    name = f"{_organization_prefix(report)}-claim-InstanceRole"
+    name = _organization_forge_name(report)
     outside = [
         account
         for account, path in ORGANIZATION_PATHS.items()
@@ -237,7 +248,7 @@ def _storage_principals(
         Principal("storage-admin", role_arn(settings.partition, b, "claim-admin"), (BROAD,)),
     ]
     if report.organization is not None:
-        name = f"{_organization_prefix(report)}-claim-InstanceRole"
+        name = _organization_forge_name(report)
         found.append(Principal("storage-forge-named", role_arn(settings.partition, b, name)))
     return found
 
