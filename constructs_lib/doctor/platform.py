@@ -26,12 +26,15 @@ if TYPE_CHECKING:
 else:
     # The Lambda asset is a plain directory, which Python imports as a namespace package.
     platform_api = importlib.import_module("constructs_lib.seqera.asset.client")
+# The asset's constants (standard library only), loaded the same way: which compute
+# environments are going away, and the hosts an http API URL may name.
+asset_shared = importlib.import_module("constructs_lib.seqera.asset.shared")
 
 PLATFORM_SUBJECT = "Seqera Platform"
 # How long Platform's answers (and its retries) may take in all.
 DEADLINE_SECONDS = 60.0
-GOING = frozenset({"DELETING", "DELETED"})
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+GOING: frozenset[str] = asset_shared.GOING
+LOOPBACK_HOSTS: frozenset[str] = asset_shared.LOOPBACK_HOSTS
 
 
 @dataclass(frozen=True)
