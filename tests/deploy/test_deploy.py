@@ -90,7 +90,6 @@ from tests.deploy.harness import (
     files_of_directory,
     files_of_zip,
     profile_name,
-    running_emulator,
     write_aws_files,
 )
 
@@ -137,17 +136,6 @@ def compute_stack(assembly: Path) -> StackArtifact:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("deploy")
-
-
-@pytest.fixture(scope="module")
-def endpoint(workdir: Path) -> Iterator[str]:
-    with running_emulator(workdir / "moto_server.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def trap() -> Iterator[OutsideTrap]:
     with OutsideTrap().serving() as serving:
         yield serving
@@ -157,11 +145,6 @@ def trap() -> Iterator[OutsideTrap]:
 def cdk(endpoint: str, trap: OutsideTrap, workdir: Path) -> Cdk:
     aws_files = write_aws_files(workdir, [COMPUTE_ACCOUNT, STORAGE_ACCOUNT], REGION)
     return Cdk.for_emulator(endpoint, aws_files, workdir / "cdk-home", trap)
-
-
-@pytest.fixture(scope="module")
-def accounts(endpoint: str) -> Accounts:
-    return Accounts(endpoint, REGION)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ evaluator (tests/access), not here.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from constructs_lib import CrossAccountBucketAccess
 from constructs_lib.plan import OrganizationPlan
 from tests.access.configs import organization_context
 from tests.conftest import REGION
-from tests.deploy.harness import Accounts, running_emulator
+from tests.deploy.harness import Accounts
 
 pytestmark = pytest.mark.slow
 
@@ -49,17 +48,6 @@ class Organization:
     org_id: str
     granted_path: str
     members: dict[str, list[str]]
-
-
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_emulator(tmp_path_factory.mktemp("emulator") / "moto_server.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def accounts(endpoint: str) -> Accounts:
-    return Accounts(endpoint, REGION)
 
 
 def _member(organizations: Any, root: str, parent: str, name: str) -> str:
@@ -94,6 +82,9 @@ class Synthesized:
     plan: OrganizationPlan
     stack_set: dict[str, Any]
     """The synthesized AWS::CloudFormation::StackSet resource's properties."""
+    template_bucket: str
+    template: Path
+    """The bucket and the file of the asset the StackSet's template URL names."""
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +115,8 @@ def synthesized(
         for resource in template["Resources"].values()
         if resource["Type"] == "AWS::CloudFormation::StackSet"
     ]
-    return Synthesized(outdir, access.plan.organization, stack_set)
+    bucket, stack_set_template = published_template(outdir, stack_set["TemplateURL"])
+    return Synthesized(outdir, access.plan.organization, stack_set, bucket, stack_set_template)
 
 
 def published_template(outdir: Path, template_url: Any) -> tuple[str, Path]:
@@ -145,13 +137,12 @@ def deployed(
     """The StackSet made and deployed as its resource says; its stack instances' statuses by
     account."""
     properties = synthesized.stack_set
-    _, template = published_template(synthesized.outdir, properties["TemplateURL"])
     cloudformation = accounts.client("cloudformation", organization.management)
     call_as = properties["CallAs"]
     cloudformation.create_stack_set(
         StackSetName=properties["StackSetName"],
         Description=properties["Description"],
-        TemplateBody=template.read_text(),
+        TemplateBody=synthesized.template.read_text(),
         Capabilities=properties["Capabilities"],
         PermissionModel=properties["PermissionModel"],
         AutoDeployment=properties["AutoDeployment"],
@@ -178,9 +169,8 @@ def deployed(
 def test_the_stack_set_template_is_an_asset_of_the_management_accounts_stack(
     organization: Organization, synthesized: Synthesized
 ) -> None:
-    bucket, template = published_template(synthesized.outdir, synthesized.stack_set["TemplateURL"])
-    assert bucket == f"cdk-hnb659fds-assets-{organization.management}-{REGION}"
-    assert template.name.endswith(".stackset.template.json")
+    assert synthesized.template_bucket == f"cdk-hnb659fds-assets-{organization.management}-{REGION}"
+    assert synthesized.template.name.endswith(".stackset.template.json")
 
 
 def test_every_account_in_or_below_the_granted_unit_gets_the_stack(
