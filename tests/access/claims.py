@@ -180,7 +180,7 @@ def _other_organization_principals(
     return [
         caller
         for a in _members(report, row)
-        for caller in (*_outsiders(partition, a, f"{prefix}-claim"),)
+        for caller in _outsiders(partition, a, f"{prefix}-claim")
     ]
 
 
