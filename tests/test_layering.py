@@ -27,12 +27,13 @@ PURE = {
     "constructs_lib.seqera.settings",
 }
 # The doctor is pure too, and also reads live accounts: with boto3 (and botocore), and Platform
-# with the Lambda asset's client (standard library only), which it names as Lambda does.
+# with the Lambda asset's client and shared constants (standard library only), which it names
+# as Lambda does.
 DOCTOR = {
     "constructs_lib.doctor" + ("" if path.stem == "__init__" else f".{path.stem}")
     for path in (PACKAGE / "doctor").glob("*.py")
 }
-DOCTOR_MAY_ALSO_IMPORT = {"boto3", "botocore", "client"}
+DOCTOR_MAY_ALSO_IMPORT = {"boto3", "botocore", "client", "shared"}
 PURE |= DOCTOR
 STANDARD_LIBRARY = set(sys.stdlib_module_names)
 ASSET = PACKAGE / "seqera" / "asset"

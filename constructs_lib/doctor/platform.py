@@ -23,18 +23,15 @@ from constructs_lib.plan import AccessPlan, PlatformPlan
 
 if TYPE_CHECKING:
     import client as platform_api
+    import shared as asset_shared
 else:
     # The Lambda asset is a plain directory, which Python imports as a namespace package.
     platform_api = importlib.import_module("constructs_lib.seqera.asset.client")
-# The asset's constants (standard library only), loaded the same way: which compute
-# environments are going away, and the hosts an http API URL may name.
-asset_shared = importlib.import_module("constructs_lib.seqera.asset.shared")
+    asset_shared = importlib.import_module("constructs_lib.seqera.asset.shared")
 
 PLATFORM_SUBJECT = "Seqera Platform"
 # How long Platform's answers (and its retries) may take in all.
 DEADLINE_SECONDS = 60.0
-GOING: frozenset[str] = asset_shared.GOING
-LOOPBACK_HOSTS: frozenset[str] = asset_shared.LOOPBACK_HOSTS
 
 
 @dataclass(frozen=True)
@@ -51,7 +48,8 @@ def api_url_problem(url: str) -> str | None:
     machine only (an emulator)."""
     parts = urlsplit(url)
     if parts.hostname and (
-        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+        parts.scheme == "https"
+        or (parts.scheme == "http" and parts.hostname in asset_shared.LOOPBACK_HOSTS)
     ):
         return None
     return f"the Platform API URL must be https (or http on this machine), got {url!r}"
@@ -145,7 +143,7 @@ class _PlatformDoctor:
             entry
             for entry in self.client.list_compute_envs()
             if str(entry.get("name", "")).startswith(f"{base}-")
-            and entry.get("status") not in GOING
+            and entry.get("status") not in asset_shared.GOING
         ]
         if not entries:
             self.add(
